@@ -1,0 +1,95 @@
+"""The exceptions pushoverd raises, translated at the I/O edges.
+
+    PushoverdError
+    ├── ConfigError                 a config file or environment value is wrong
+    ├── HandlerFileError            a handler file cannot be read or validated
+    ├── ValidationError             client input is invalid (HTTP 400)
+    │   └── InvalidHandlerSpec      a handler spec is refused (HTTP 400)
+    ├── NotFound                    the named topic, event or handler does not exist (HTTP 404)
+    ├── Conflict                    the request collides with existing state (HTTP 409)
+    ├── StoreError                  the store failed; the request may be retried (HTTP 500)
+    └── PushoverError               a send to Pushover failed
+        ├── PushoverTransientError  connection error, timeout or 5xx: retry later
+        ├── PushoverRateLimited     429 or quota exhausted: pause until the reset
+        └── PushoverRejected        4xx: permanent, never retried
+
+Every error's ``str()`` is the message shown to operators; none of them may carry a secret.
+"""
+
+from __future__ import annotations
+
+
+class PushoverdError(Exception):
+    """Base of every error pushoverd raises on purpose."""
+
+
+class ConfigError(PushoverdError):
+    """A configuration file or environment value is invalid."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.file, self.line, self.key = file, line, key
+        where = ":".join(str(p) for p in (file, line) if p is not None)
+        parts = [p for p in (where, key) if p]
+        super().__init__(f"{' '.join(parts)}: {message}" if parts else message)
+
+
+class HandlerFileError(PushoverdError):
+    """A topic-handler file could not be parsed or validated."""
+
+    def __init__(self, path: str, message: str, *, line: int | None = None,
+                 key: str | None = None) -> None:
+        self.path, self.line, self.key = path, line, key
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+class ValidationError(PushoverdError):
+    """Client input is invalid; answered with HTTP 400."""
+
+
+class InvalidHandlerSpec(ValidationError):
+    """A handler spec was refused; answered with HTTP 400."""
+
+
+class NotFound(PushoverdError):
+    """The named topic, event or handler does not exist; answered with HTTP 404."""
+
+
+class Conflict(PushoverdError):
+    """The request collides with existing state; answered with HTTP 409."""
+
+
+class StoreError(PushoverdError):
+    """The store failed to read or write."""
+
+
+class PushoverError(PushoverdError):
+    """A send to Pushover failed."""
+
+    def __init__(self, message: str, *, status: int | None = None, limits: object = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.limits = limits
+
+
+class PushoverTransientError(PushoverError):
+    """Pushover could not be reached, timed out or answered 5xx: retry after a backoff."""
+
+
+class PushoverRateLimited(PushoverError):
+    """Pushover answered 429 (or no quota is left): pause all sending until ``reset``."""
+
+    def __init__(self, message: str, *, reset: int | None = None, status: int | None = 429,
+                 limits: object = None) -> None:
+        super().__init__(message, status=status, limits=limits)
+        self.reset = reset
+
+
+class PushoverRejected(PushoverError):
+    """Pushover refused the request with a 4xx: repeating it cannot succeed."""
+
+    def __init__(self, message: str, *, status: int | None = None, param: str | None = None,
+                 limits: object = None) -> None:
+        super().__init__(message, status=status, limits=limits)
+        self.param = param
