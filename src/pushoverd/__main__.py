@@ -1,0 +1,3 @@
+from pushoverd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""HTTP plumbing shared by every route: Kapacitor's headers, errors, gzip, CORS, access log."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from pushoverd.api import wire
+from pushoverd.errors import Conflict, NotFound, PushoverdError, StoreError, ValidationError
+
+KAPACITOR_VERSION = "1.5.7"
+"""The Kapacitor API version we answer as: the one whose wire captures we match."""
+
+JSON_TYPE = "application/json; charset=utf-8"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_STATUS = ((ValidationError, 400), (NotFound, 404), (Conflict, 409), (StoreError, 500))
+_CORS_METHODS = "DELETE, GET, OPTIONS, POST, PATCH"
+_CORS_HEADERS = ("Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, "
+                 "X-CSRF-Token, X-HTTP-Method-Override")
+
+log = logging.getLogger(__name__)
+
+
+def json_response(value: Any, status: int = 200, *, pretty: bool = True) -> web.Response:
+    """A JSON body encoded as Kapacitor encodes it."""
+    return web.Response(body=wire.go_json(value, pretty=pretty), status=status,
+                        headers={"Content-Type": JSON_TYPE})
+
+
+def error_response(message: str, status: int) -> web.Response:
+    """Kapacitor's error body."""
+    return json_response(wire.error_body(message), status)
+
+
+def no_content() -> web.Response:
+    """204 with Kapacitor's JSON content type (it sets one even on empty replies)."""
+    return web.Response(status=204, headers={"Content-Type": JSON_TYPE})
+
+
+def status_for(exc: PushoverdError) -> int:
+    """The HTTP status an error maps to."""
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+
+
+@web.middleware
+async def kapacitor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn errors into Kapacitor's error bodies and add its headers to every reply."""
+    try:
+        response = await handler(request)
+    except PushoverdError as exc:
+        response = error_response(str(exc), status_for(exc))
+    except web.HTTPRequestEntityTooLarge as exc:
+        response = error_response(f"request body too large: {exc.text}", 413)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        # Kapacitor answers 404 for unknown paths and wrong methods alike, never 405.
+        response = error_response("Not Found", 404)
+    _decorate(request, response)
+    return response
+
+
+def _decorate(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Type", JSON_TYPE)
+    headers["X-Kapacitor-Version"] = KAPACITOR_VERSION
+    headers["Request-Id"] = str(uuid.uuid1())
+    origin = request.headers.get("Origin")
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Allow-Methods"] = _CORS_METHODS
+        headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
+    body = getattr(response, "body", None)
+    if body and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.enable_compression(web.ContentCoding.gzip)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One logfmt line per request, with the fields Kapacitor logs."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        """Log the request at INFO."""
+        self.logger.info(
+            "http request", extra={"fields": {
+                "service": "http", "host": request.remote or "-", "method": request.method,
+                "uri": request.path_qs, "protocol": f"HTTP/{request.version.major}."
+                f"{request.version.minor}", "status": response.status,
+                "user-agent": request.headers.get("User-Agent", "-"),
+                "request-id": response.headers.get("Request-Id", "-"),
+                "duration": f"{time * 1e6:.3f}µs"}})
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the logger would emit anything."""
+        return self.logger.isEnabledFor(logging.INFO)

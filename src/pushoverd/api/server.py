@@ -1,0 +1,26 @@
+"""The aiohttp application: Kapacitor's API under /kapacitor/v1, ours under /pushoverd/v1."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pushoverd.api import kapacitor, outbox
+from pushoverd.api.http import kapacitor_middleware
+from pushoverd.delivery.state import SendingState
+from pushoverd.store.base import Store
+from pushoverd.topics.service import TopicService
+
+MAX_BODY = 16 * 1024 * 1024
+
+
+def build_app(topics: TopicService, store: Store, state: SendingState) -> web.Application:
+    """The web application over the topic service and the outbox."""
+    app = web.Application(middlewares=[kapacitor_middleware], client_max_size=MAX_BODY)
+    app[kapacitor.SERVICE] = topics
+    app[outbox.STORE] = store
+    app[outbox.STATE] = state
+    # Kapacitor rewrites /kapacitor/v1preview/... to /kapacitor/v1/...; serve both.
+    for prefix in ("/kapacitor/v1", "/kapacitor/v1preview"):
+        app.add_routes(kapacitor.routes(prefix))
+    app.add_routes(outbox.routes("/pushoverd/v1"))
+    return app

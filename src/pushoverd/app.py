@@ -1,0 +1,125 @@
+"""The composition root: builds every concrete part from the config; ordered start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from pushoverd.api.http import AccessLogger
+from pushoverd.api.server import build_app
+from pushoverd.config import Config, LoadedConfig
+from pushoverd.delivery.retry import RetryPolicy
+from pushoverd.delivery.state import SendingState
+from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
+from pushoverd.handlers.pushover import PushoverKind, PushoverSender
+from pushoverd.handlers.registry import KindRegistry
+from pushoverd.pushover.client import PushoverClient
+from pushoverd.store.sqlite import SQLiteStore
+from pushoverd.topics.load import load_handler_files
+from pushoverd.topics.service import TopicService
+
+log = logging.getLogger("pushoverd")
+
+
+def build_store(config: Config) -> SQLiteStore:
+    """The configured store backend."""
+    store = config.pushoverd.store
+    if store.backend != "sqlite":
+        raise NotImplementedError(f"store backend {store.backend!r} is not available yet")
+    return SQLiteStore(store.path or Path(config.data_dir) / "pushoverd.db", store.synchronous)
+
+
+def build_worker(config: Config, store: SQLiteStore, client: PushoverClient) -> DeliveryWorker:
+    """The delivery worker with its retry policy and pacing from ``[pushoverd.delivery]``."""
+    d = config.pushoverd.delivery
+    policy = RetryPolicy(initial=d.retry_initial, maximum=d.retry_max, max_age=d.max_age)
+    state = SendingState(breaker_threshold=d.breaker_threshold, breaker_window=d.breaker_window)
+    settings = WorkerSettings(concurrency=d.concurrency, poll_interval=d.poll_interval,
+                              lease_timeout=d.lease_timeout)
+    return DeliveryWorker(store, {"pushover": PushoverSender(client)}, policy, settings, state)
+
+
+class Daemon:
+    """pushoverd, assembled: store, topic service, worker and HTTP API."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self.config = config = loaded.config
+        self.loaded = loaded
+        self.store = build_store(config)
+        p = config.pushover
+        self.client = PushoverClient(p.url, p.token, p.user_key,
+                                     timeout=config.pushoverd.delivery.timeout,
+                                     max_connections=config.pushoverd.delivery.concurrency)
+        self.worker = build_worker(config, self.store, self.client)
+        kinds = KindRegistry([PushoverKind(p.enabled)])
+        self.topics = TopicService(self.store, kinds, on_enqueued=self.worker.notify)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        """Open the store, load handlers, start delivering, then start accepting requests."""
+        log.info("starting pushoverd", extra={"fields": {"config": self.loaded.path or "-"}})
+        if self.loaded.ignored:
+            log.info("ignoring config settings pushoverd does not use: %s",
+                     ", ".join(self.loaded.ignored))
+        await self.store.open()
+        await self.topics.start()
+        await self.reload_handler_files()
+        self.worker.start()
+        await self._serve()
+
+    async def reload_handler_files(self) -> None:
+        """Apply ``[load] dir``'s handler files (at start and on SIGHUP)."""
+        if self.config.load.enabled:
+            await load_handler_files(self.topics, self.config.load.dir)
+
+    async def _serve(self) -> None:
+        http = self.config.http
+        app = build_app(self.topics, self.store, self.worker.state)
+        self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
+                                     **_access_log_options(http.log_enabled))
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, http.host or None, http.port)
+        await site.start()
+        self.port = _bound_port(self._runner)
+        log.info("listening", extra={"fields": {"address": f"{http.host}:{self.port}"}})
+
+    async def stop(self) -> None:
+        """Stop accepting, let sends in flight finish within the grace period, close."""
+        grace = self.config.http.shutdown_timeout
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.worker.stop(grace)
+        await self.client.aclose()
+        await self.store.close()
+        log.info("stopped")
+
+    async def run(self) -> None:
+        """Run until SIGINT or SIGTERM; SIGHUP reloads the handler files."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(
+            self.reload_handler_files()))
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+
+def _access_log_options(enabled: bool) -> dict[str, Any]:
+    return {"access_log_class": AccessLogger} if enabled else {}
+
+
+def _bound_port(runner: web.AppRunner) -> int | None:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return None

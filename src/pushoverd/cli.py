@@ -1,0 +1,118 @@
+"""``pushoverd [run|config|check|version] [-config PATH]``: argv -> config -> the daemon.
+
+Startup errors become exit codes: 0 ok, 1 invalid config or handler files, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from pushoverd import config as config_module
+from pushoverd import logs
+from pushoverd.errors import ConfigError, PushoverdError
+from pushoverd.handlers.pushover import PushoverKind
+from pushoverd.handlers.registry import KindRegistry
+from pushoverd.topics.files import file_error, handler_dir, load_dir
+from pushoverd.topics.service import compile_spec
+
+COMMANDS = ("run", "config", "check", "version")
+
+
+def _version() -> str:
+    try:
+        return version("pushoverd")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushoverd", description="Kapacitor alert topics in, Pushover notifications out.")
+    parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
+                        help="run the daemon (default), print the default config, check the "
+                             "config and handler files, or print the version")
+    parser.add_argument("-config", "--config", dest="config", default=None,
+                        help="config file (else $PUSHOVERD_CONFIG_PATH, $KAPACITOR_CONFIG_PATH)")
+    return parser
+
+
+def _load(path_arg: str | None) -> config_module.LoadedConfig:
+    path = config_module.find_config_path(path_arg, os.environ)
+    return config_module.load(path)
+
+
+def _problems(exc: PushoverdError) -> list[str]:
+    return list(getattr(exc, "problems", None) or [str(exc)])
+
+
+def check(path_arg: str | None) -> int:
+    """Validate the config and every handler file; print one line per problem."""
+    try:
+        loaded = _load(path_arg)
+    except ConfigError as exc:
+        print("\n".join(_problems(exc)), file=sys.stderr)
+        return 1
+    problems = _handler_file_problems(loaded.config)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print(f"ok: {loaded.path or 'built-in defaults'}")
+    return 1 if problems else 0
+
+
+def _handler_file_problems(config: config_module.Config) -> list[str]:
+    if not config.load.enabled:
+        return []
+    kinds = KindRegistry([PushoverKind(config.pushover.enabled)])
+    result = load_dir(handler_dir(config.load.dir))
+    problems = [str(e) for e in result.errors]
+    for spec, path in result.specs:
+        try:
+            compile_spec(kinds, spec)
+        except PushoverdError as exc:
+            text = Path(path).read_text(encoding="utf-8")
+            problems.append(str(file_error(path, text, exc)))
+    return problems
+
+
+def run(path_arg: str | None) -> int:
+    """Run the daemon until SIGINT/SIGTERM."""
+    from pushoverd.app import Daemon
+
+    try:
+        loaded = _load(path_arg)
+    except ConfigError as exc:
+        print("\n".join(_problems(exc)), file=sys.stderr)
+        return 1
+    cfg = loaded.config
+    logs.setup(cfg.logging.level, cfg.logging.file, cfg.secrets())
+    try:
+        asyncio.run(Daemon(loaded).run())
+    except PushoverdError as exc:
+        print(f"pushoverd: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "config":
+        sys.stdout.write(config_module.default_config_text())
+        return 0
+    if args.command == "version":
+        print(f"pushoverd {_version()}")
+        return 0
+    if args.command == "check":
+        return check(args.config)
+    return run(args.config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

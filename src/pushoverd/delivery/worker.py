@@ -1,0 +1,173 @@
+"""The delivery worker: claim due deliveries from the outbox, send them, record the outcome.
+
+Deliveries are leased from the store (so a worker that dies loses nothing: the lease runs
+out and they are claimed again), sent oldest first with per-handler order kept, and every
+outcome is written back before the next claim. A failure that concerns Pushover as a whole
+(outage, rate limit, a burst of rejections) pauses all sending instead of hammering it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pushoverd.delivery.retry import Action, Decision, RetryPolicy
+from pushoverd.delivery.state import SendingState
+from pushoverd.errors import PushoverError
+from pushoverd.models import Delivery
+from pushoverd.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class SendResult(Protocol):
+    """What a sender returns on success."""
+
+    request_id: str | None
+    info: str | None
+    limits: Any
+
+
+class Sender(Protocol):
+    """Sends one rendered payload; raises PushoverError subclasses on failure."""
+
+    async def send(self, payload: dict[str, Any]) -> SendResult:
+        """Send the payload."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How the worker paces itself."""
+
+    concurrency: int = 2
+    poll_interval: float = 1.0
+    lease_timeout: float = 60.0
+    batch_size: int = 64
+
+
+class DeliveryWorker:
+    """Drains the outbox through the senders, one per handler kind."""
+
+    def __init__(self, store: Store, senders: Mapping[str, Sender], policy: RetryPolicy,
+                 settings: WorkerSettings, state: SendingState,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._senders = senders
+        self._policy = policy
+        self._settings = settings
+        self.state = state
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._unattempted: set[int] = set()
+
+    def notify(self) -> None:
+        """New deliveries were enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the worker in the background."""
+        self._task = asyncio.create_task(self._run(), name="delivery-worker")
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming, let sends in flight finish within ``grace`` s, return the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        if self._unattempted:
+            await self._store.release(sorted(self._unattempted), self._clock())
+            self._unattempted.clear()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                worked = await self._cycle()
+            except Exception:  # a store hiccup must not kill delivery for good
+                log.exception("delivery cycle failed; retrying after the poll interval")
+                worked = False
+            if not worked:
+                await self._idle(self.state.wait_seconds(self._clock()))
+
+    async def _idle(self, pause: float | None) -> None:
+        timeout = self._settings.poll_interval if pause is None else min(pause, 60.0)
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _cycle(self) -> bool:
+        """Claim and send one batch; whether there was anything to do."""
+        now = self._clock()
+        if not self.state.may_send(now):
+            return False
+        batch = await self._store.claim(now, self._settings.batch_size,
+                                        self._settings.lease_timeout)
+        if not batch:
+            return False
+        self._unattempted = {d.id for d in batch}
+        await self._send_batch(batch)
+        await self._release_unattempted()
+        return True
+
+    async def _send_batch(self, batch: list[Delivery]) -> None:
+        # One queue per handler keeps each handler's notifications in arrival order; the
+        # handlers share the (at most 2) connections Pushover allows.
+        lanes: dict[tuple[str, str], list[Delivery]] = {}
+        for d in batch:
+            lanes.setdefault((d.topic, d.handler_id), []).append(d)
+        gate = asyncio.Semaphore(self._settings.concurrency)
+        await asyncio.gather(*(self._send_lane(lane, gate) for lane in lanes.values()))
+
+    async def _send_lane(self, lane: list[Delivery], gate: asyncio.Semaphore) -> None:
+        for delivery in lane:
+            async with gate:
+                if self._stopping or not self.state.may_send(self._clock()):
+                    return
+                self._unattempted.discard(delivery.id)
+                self.state.on_attempt(self._clock())
+                await self._attempt(delivery)
+
+    async def _release_unattempted(self) -> None:
+        if self._unattempted:
+            await self._store.release(sorted(self._unattempted), self._clock())
+            self._unattempted = set()
+
+    async def _attempt(self, d: Delivery) -> None:
+        sender = self._senders.get(d.kind)
+        if sender is None:
+            await self._store.mark_dead(d.id, f"no sender for kind {d.kind!r}", self._clock())
+            return
+        try:
+            result = await sender.send(d.payload)
+        except PushoverError as exc:
+            await self._failed(d, exc)
+            return
+        now = self._clock()
+        self.state.on_success(now, result.limits)
+        await self._store.mark_sent(d.id, result.request_id, result.info, now)
+        if result.info:
+            log.warning("pushover accepted delivery %d with a notice: %s", d.id, result.info)
+
+    async def _failed(self, d: Delivery, exc: PushoverError) -> None:
+        now = self._clock()
+        decision = self._policy.decide(exc, d.attempts, d.created_at, now)
+        self.state.on_failure(now, exc, decision)
+        log.warning("delivery %d (topic %s, handler %s) failed: %s -> %s", d.id, d.topic,
+                    d.handler_id, decision.error, decision.action.value)
+        await self._record(d, decision, now)
+
+    async def _record(self, d: Delivery, decision: Decision, now: float) -> None:
+        if decision.action is Action.DEAD:
+            await self._store.mark_dead(d.id, decision.error, now)
+        else:
+            await self._store.mark_failed(d.id, decision.error, decision.retry_at or now, now)

@@ -1,0 +1,61 @@
+"""What every handler kind provides: compile a spec's options, render an event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from pushoverd.errors import ValidationError
+from pushoverd.models import Event, HandlerSpec
+
+
+class Handler(Protocol):
+    """A handler compiled from its spec: turns an event into a delivery payload."""
+
+    spec: HandlerSpec
+
+    def render(self, topic: str, event: Event) -> dict[str, Any]:
+        """The payload to store in the outbox, rendered once so every retry sends the same."""
+
+
+class Kind(Protocol):
+    """A handler kind: validates specs of its kind and compiles them into handlers."""
+
+    name: str
+
+    @property
+    def disabled_reason(self) -> str | None:
+        """Why deliveries of this kind cannot be sent now (None when they can)."""
+
+    def compile(self, spec: HandlerSpec) -> Handler:
+        """Validate the spec's options; raise ValidationError with Kapacitor's wording."""
+
+
+def decode_options(model: type[BaseModel], options: Mapping[str, Any] | None,
+                   target: str) -> BaseModel:
+    """Decode handler options strictly, reporting errors the way Kapacitor's mapstructure does.
+
+    ``target`` names the Go type Kapacitor would decode into (``*pushover.HandlerConfig``) so
+    operators see the same text from both daemons.
+    """
+    if options is not None and not isinstance(options, Mapping):
+        raise ValidationError(f"failed to decode options into {target}: options must be an object")
+    try:
+        return model.model_validate(options or {})
+    except PydanticError as exc:
+        errors = exc.errors()
+        problems = [f"'{_where(e)}' {e['msg'].lower()}" for e in errors
+                    if e["type"] != "extra_forbidden"]
+        unknown = sorted(_where(e) for e in errors if e["type"] == "extra_forbidden")
+        if unknown:
+            problems.append(f"'' has invalid keys: {', '.join(unknown)}")
+        lines = "\n".join(f"* {p}" for p in problems)
+        raise ValidationError(f"failed to decode options into {target}: "
+                              f"{len(problems)} error(s) decoding:\n\n{lines}") from None
+
+
+def _where(error: Any) -> str:
+    return ".".join(str(p) for p in error["loc"])

@@ -1,0 +1,215 @@
+"""The Pushover messages API client: one kept-alive httpx client, failures classified here.
+
+A 2xx is success (as in Kapacitor, whatever the body says); 429 is ``PushoverRateLimited``;
+any other 4xx is ``PushoverRejected`` (never retried: repeated 4xx get the sending IP
+blocked); 5xx, timeouts and connection failures are ``PushoverTransientError``. The token
+and user keys are scrubbed from every error message raised here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from pushoverd.errors import (
+    PushoverError,
+    PushoverRateLimited,
+    PushoverRejected,
+    PushoverTransientError,
+)
+from pushoverd.pushover.message import Message
+
+log = logging.getLogger(__name__)
+
+REDACTED = "[REDACTED]"
+_EXCERPT_LIMIT = 200
+_FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+# Most specific first: ConnectTimeout is both a timeout and a connect failure.
+_TRANSPORT_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectTimeout, "connect timeout"),
+    (httpx.TimeoutException, "timeout"),
+    (httpx.ConnectError, "connection failed"),
+    (httpx.RemoteProtocolError, "connection closed"),
+    (httpx.ReadError, "read error"),
+    (httpx.WriteError, "write error"),
+)
+
+
+def _user_agent() -> str:
+    """Return ``pushoverd/<installed version>``."""
+    try:
+        return f"pushoverd/{metadata.version('pushoverd')}"
+    except metadata.PackageNotFoundError:
+        return "pushoverd/0"
+
+
+def _int_or_none(value: str | None) -> int | None:
+    """Parse a header value as an integer, or None when absent or garbage."""
+    try:
+        return int(value.strip()) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """The application's monthly quota as reported in ``X-Limit-App-*`` headers."""
+
+    limit: int | None
+    remaining: int | None
+    reset: int | None  # Unix time of the next monthly reset
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
+        """Parse the quota headers; None when none of them is present."""
+        h = httpx.Headers(headers)
+        raw = [h.get(f"X-Limit-App-{name}") for name in ("Limit", "Remaining", "Reset")]
+        if all(v is None for v in raw):
+            return None
+        return cls(*(_int_or_none(v) for v in raw))
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What Pushover answered to an accepted message."""
+
+    request_id: str | None
+    info: str | None  # e.g. "no active devices to send to": queued, but nobody will see it
+    receipt: str | None  # emergency priority only
+    status_code: int
+    limits: RateLimit | None
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every non-empty secret in ``text`` with ``[REDACTED]``."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """Return the body as a JSON object, or None when it is not one."""
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _str_or_none(payload: dict[str, Any] | None, key: str) -> str | None:
+    """Return ``payload[key]`` if it is a string."""
+    value = (payload or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
+def _excerpt(body: bytes) -> str:
+    """Return a short, printable, single-line excerpt of a body that is not JSON."""
+    text = body.decode("utf-8", errors="replace")
+    text = re.sub(r"\s+", " ", "".join(c if c.isprintable() else " " for c in text)).strip()
+    return text if len(text) <= _EXCERPT_LIMIT else text[:_EXCERPT_LIMIT] + "…"
+
+
+def _describe(response: httpx.Response, payload: dict[str, Any] | None) -> str:
+    """Word a failed answer as Kapacitor does; the body's ``error`` string wins."""
+    if error := _str_or_none(payload, "error"):
+        return error
+    errors = (payload or {}).get("errors")
+    if isinstance(errors, list):
+        content = ", ".join(str(e) for e in errors)
+    else:
+        content = _excerpt(response.content) if payload is None else ""
+    code = response.status_code
+    return f"failed to understand Pushover response. code: {code} content: {content}"
+
+
+def _invalid_param(payload: dict[str, Any] | None) -> str | None:
+    """Return the parameter Pushover marked ``"invalid"``, e.g. ``user``."""
+    invalid = [k for k, v in (payload or {}).items() if v == "invalid"]
+    return invalid[0] if invalid else None
+
+
+def _transport_kind(exc: httpx.RequestError) -> str:
+    """Name the kind of transport failure in a few words."""
+    return next((kind for cls, kind in _TRANSPORT_KINDS if isinstance(exc, cls)), "transport error")
+
+
+class PushoverClient:
+    """Sends messages to Pushover over at most ``max_connections`` kept-alive connections."""
+
+    def __init__(self, url: str, token: str, user_key: str, *, timeout: float = 10.0,
+                 max_connections: int = 2,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._url = url
+        self._host = httpx.URL(url).host or url
+        self._token = token
+        self._user_key = user_key
+        # Pushover allows 2 concurrent connections per client; the semaphore keeps callers
+        # from queueing more requests than the pool serves at once.
+        self._gate = asyncio.Semaphore(max_connections)
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections,
+                                max_keepalive_connections=max_connections),
+            headers={"User-Agent": _user_agent()},
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"PushoverClient(url={self._url!r})"
+
+    async def __aenter__(self) -> PushoverClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the kept-alive connections."""
+        await self._http.aclose()
+
+    async def send(self, message: Message) -> SendResult:
+        """POST one message; raise a ``PushoverError`` subclass when it was not accepted."""
+        body = urlencode(message.form(self._token, self._user_key))
+        secrets = (self._token, self._user_key, *message.user.split(","))
+        async with self._gate:
+            try:
+                response = await self._http.post(self._url, content=body, headers=_FORM_HEADERS)
+            except httpx.RequestError as exc:
+                kind = _transport_kind(exc)
+                log.debug("POST to %s failed: %s", self._host, kind)
+                text = f"Pushover {kind} ({self._host}): {type(exc).__name__}: {exc}"
+                # "from None": the httpx error holds the request, whose body holds the token.
+                raise PushoverTransientError(redact(text, secrets)) from None
+        log.debug("POST to %s answered %d", self._host, response.status_code)
+        return _classify(response, secrets)
+
+
+def _classify(response: httpx.Response, secrets: Iterable[str]) -> SendResult:
+    """Turn Pushover's answer into a ``SendResult`` or raise the matching error."""
+    limits = RateLimit.from_headers(response.headers)
+    status = response.status_code
+    payload = _json_object(response)
+    if 200 <= status < 300:
+        return SendResult(_str_or_none(payload, "request"), _str_or_none(payload, "info"),
+                          _str_or_none(payload, "receipt"), status, limits)
+    text = redact(_describe(response, payload), secrets)
+    error: PushoverError
+    if status == 429:
+        error = PushoverRateLimited(text, reset=limits.reset if limits else None, limits=limits)
+    elif 400 <= status < 500:
+        error = PushoverRejected(text, status=status, param=_invalid_param(payload),
+                                 limits=limits)
+    else:  # 5xx, and the 1xx/3xx Pushover never sends: retry rather than drop the alert
+        error = PushoverTransientError(text, status=status, limits=limits)
+    raise error

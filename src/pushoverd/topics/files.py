@@ -1,0 +1,120 @@
+"""Handler files: Kapacitor's ``<load dir>/handlers/*.{yaml,yml,json}`` topic-handler specs.
+
+Each file is one spec (``id``, ``topic``, ``kind``, ``options``, ``match``). YAML is read the
+way Kapacitor reads it (converted to JSON, keys matched case-insensitively, unknown keys
+ignored). A file that fails is reported with its path, line and key, and the others load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pushoverd.errors import HandlerFileError, PushoverdError
+from pushoverd.models import HandlerSpec
+
+EXTENSIONS = (".yaml", ".yml", ".json")
+_REQUIRED = ("id", "topic", "kind")
+
+
+@dataclass
+class LoadResult:
+    """The specs read from a folder, and one error per file that failed."""
+
+    specs: list[tuple[HandlerSpec, str]] = field(default_factory=list)
+    errors: list[HandlerFileError] = field(default_factory=list)
+
+    @property
+    def failed_paths(self) -> set[str]:
+        """Paths of the files that could not be loaded."""
+        return {e.path for e in self.errors}
+
+
+def handler_dir(load_dir: str | Path) -> Path:
+    """Where handler files live under the ``[load] dir``."""
+    return Path(load_dir) / "handlers"
+
+
+def load_dir(folder: str | Path) -> LoadResult:
+    """Read every handler file in ``folder`` (sorted by name); a missing folder is empty."""
+    result = LoadResult()
+    path = Path(folder)
+    if not path.is_dir():
+        return result
+    for file in sorted(p for p in path.iterdir() if p.is_file()):
+        if file.suffix.lower() not in EXTENSIONS:
+            continue
+        try:
+            result.specs.append((read_file(file), str(file)))
+        except HandlerFileError as exc:
+            result.errors.append(exc)
+    return result
+
+
+def read_file(path: str | Path) -> HandlerSpec:
+    """Parse one handler file into a spec; HandlerFileError names the file, line and key."""
+    text = _read_text(path)
+    data = _parse(str(path), text)
+    if not isinstance(data, dict):
+        raise HandlerFileError(str(path), "a handler file must hold one mapping "
+                                          "(id, topic, kind, options, match)", line=1)
+    fields = {str(k).lower(): v for k, v in data.items()}
+    for key in _REQUIRED:
+        if not isinstance(fields.get(key), str) or not fields[key]:
+            raise HandlerFileError(str(path), "is required and must be a non-empty string",
+                                   line=_line_of(text, key), key=key)
+    return _spec(str(path), text, fields)
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HandlerFileError(str(path), f"cannot read: {exc}") from None
+
+
+def _parse(path: str, text: str) -> Any:
+    if path.lower().endswith(".json"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise HandlerFileError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise HandlerFileError(path, f"invalid YAML: {problem}", line=line) from None
+
+
+def _spec(path: str, text: str, fields: dict[str, Any]) -> HandlerSpec:
+    options = fields.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise HandlerFileError(path, "must be a mapping of option names to values",
+                               line=_line_of(text, "options"), key="options")
+    match = fields.get("match") or ""
+    if not isinstance(match, str):
+        raise HandlerFileError(path, "must be a string", line=_line_of(text, "match"), key="match")
+    return HandlerSpec(topic=fields["topic"], id=fields["id"], kind=fields["kind"],
+                       options=options, match=match)
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line where ``key`` is written at the top level, if it can be found."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip().lstrip("{").lstrip()
+        if stripped.lower().startswith((f"{key}:", f'"{key}"')):
+            return number
+    return None
+
+
+def file_error(path: str, text: str | None, exc: PushoverdError) -> HandlerFileError:
+    """A service-level refusal of a file's spec, reported against the file."""
+    key = next((k for k in ("options", "match", "kind", "id", "topic") if k in str(exc)), None)
+    line = _line_of(text, key) if text and key else None
+    return HandlerFileError(path, str(exc), line=line, key=key)

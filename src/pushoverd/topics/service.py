@@ -1,0 +1,239 @@
+"""The topic service: events in, topic state and outbox deliveries out; handler specs kept.
+
+Handler specs are stored in the store and compiled into an in-memory table (topic -> id ->
+handler) that the ingest transaction reads; every change replaces the table whole, so a
+concurrent ingest sees either the old or the new set, never half of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import jsonpatch
+
+from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationError
+from pushoverd.handlers.base import Handler
+from pushoverd.handlers.registry import KindRegistry
+from pushoverd.models import (
+    DeliveryStatus,
+    Event,
+    EventState,
+    HandlerSpec,
+    Level,
+    NewDelivery,
+    TopicState,
+    valid_handler_id,
+    valid_topic_id,
+)
+from pushoverd.store.base import Store
+from pushoverd.topics.patterns import matches
+
+log = logging.getLogger(__name__)
+
+HandlerTable = dict[str, dict[str, Handler]]
+
+
+def validate_spec(spec: HandlerSpec) -> None:
+    """Kapacitor's spec checks, in its order and words."""
+    if not valid_topic_id(spec.topic):
+        raise InvalidHandlerSpec(
+            "invalid handler spec: handler topic must contain only letters, numbers, "
+            f"'-', '.' and '_'. \"{spec.topic}\"")
+    if not valid_handler_id(spec.id):
+        raise InvalidHandlerSpec(
+            "invalid handler spec: handler ID must contain only letters, numbers, "
+            f"'-', '.' and '_'. \"{spec.id}\"")
+    if not spec.kind:
+        raise InvalidHandlerSpec("invalid handler spec: handler Kind must not be empty")
+
+
+def compile_spec(kinds: KindRegistry, spec: HandlerSpec, action: str = "create") -> Handler:
+    """Check a spec and compile it with its kind; errors carry Kapacitor's prefixes."""
+    validate_spec(spec)
+    try:
+        if spec.match.strip():
+            raise ValidationError(
+                "match expressions are not supported yet; remove 'match' or leave it empty "
+                f"(got {spec.match!r})")
+        return kinds.compile(spec)
+    except ValidationError as exc:
+        raise ValidationError(f"failed to {action} handler: {exc}") from None
+
+
+class TopicService:
+    """Collects events into topics and keeps the handler specs that route them."""
+
+    def __init__(self, store: Store, kinds: KindRegistry,
+                 on_enqueued: Callable[[], None] = lambda: None) -> None:
+        self._store = store
+        self._kinds = kinds
+        self._on_enqueued = on_enqueued
+        self._table: HandlerTable = {}
+        self._sources: dict[tuple[str, str], str | None] = {}
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Compile every stored handler spec; a spec that no longer compiles is logged."""
+        table: HandlerTable = {}
+        for spec, source in await self._store.load_handlers():
+            try:
+                table.setdefault(spec.topic, {})[spec.id] = self._kinds.compile(spec)
+                self._sources[(spec.topic, spec.id)] = source
+            except ValidationError as exc:
+                log.error("stored handler %s/%s no longer valid: %s", spec.topic, spec.id, exc)
+        self._table = table
+
+    # Ingest --------------------------------------------------------------------------------
+    async def collect(self, topic: str, events: Sequence[Event]) -> int:
+        """Store events on ``topic`` with one delivery per matching handler; durable on return."""
+        enqueued = await self._store.collect(topic, events, self._plan)
+        if enqueued:
+            self._on_enqueued()
+        return enqueued
+
+    def _plan(self, topic: str, event: Event, previous: Level) -> list[NewDelivery]:
+        return [self._delivery(topic, h, event) for h in self._table.get(topic, {}).values()]
+
+    def _delivery(self, topic: str, handler: Handler, event: Event) -> NewDelivery:
+        spec = handler.spec
+        disabled = self._kinds.kind(spec.kind).disabled_reason
+        return NewDelivery(
+            topic=topic, handler_id=spec.id, kind=spec.kind, event_id=event.id,
+            level=event.level, payload=handler.render(topic, event),
+            status=DeliveryStatus.DEAD if disabled else DeliveryStatus.PENDING,
+            last_error=disabled)
+
+    # Topics --------------------------------------------------------------------------------
+    async def topics(self, pattern: str = "", min_level: Level = Level.OK) -> list[TopicState]:
+        """Topics whose ID matches ``pattern`` and whose level is at least ``min_level``."""
+        return [t for t in await self._store.topics()
+                if matches(pattern, t.id) and t.level >= min_level]
+
+    async def topic(self, topic: str) -> TopicState:
+        """One topic; NotFound if it does not exist."""
+        state = await self._store.topic(topic)
+        if state is None:
+            raise NotFound(f'unknown topic: "{topic}"')
+        return state
+
+    async def delete_topic(self, topic: str) -> None:
+        """Delete a topic and its events; its handlers stay and keep firing."""
+        await self._store.delete_topic(topic)
+
+    async def events(self, topic: str, min_level: Level = Level.OK) -> list[EventState]:
+        """A topic's events at or above ``min_level``; NotFound for an unknown topic."""
+        events = await self._store.events(topic, min_level)
+        if events is None:
+            raise NotFound(f'failed to get topic events: unknown topic "{topic}"')
+        return events
+
+    async def event(self, topic: str, event_id: str) -> EventState:
+        """One event's state; NotFound if absent."""
+        state = await self._store.event(topic, event_id)
+        if state is None:
+            raise NotFound(f'unknown event "{event_id}" in topic "{topic}"')
+        return state
+
+    # Handlers ------------------------------------------------------------------------------
+    def handlers(self, topic: str, pattern: str = "") -> list[HandlerSpec]:
+        """The topic's handler specs whose ID matches ``pattern``, sorted by ID."""
+        found = self._table.get(topic, {})
+        return [found[i].spec for i in sorted(found) if matches(pattern, i)]
+
+    def handler(self, topic: str, handler_id: str) -> HandlerSpec:
+        """One handler spec; NotFound if absent."""
+        try:
+            return self._table[topic][handler_id].spec
+        except KeyError:
+            raise NotFound(f'unknown handler: "{handler_id}"') from None
+
+    def source(self, topic: str, handler_id: str) -> str | None:
+        """Where a handler came from: a file path, or None for the API."""
+        return self._sources.get((topic, handler_id))
+
+    def file_handlers(self) -> list[tuple[str, str, str]]:
+        """(topic, id, path) of every handler that was loaded from a file."""
+        return [(t, i, src) for (t, i), src in self._sources.items() if src is not None]
+
+    async def create_handler(self, spec: HandlerSpec, source: str | None = None) -> HandlerSpec:
+        """Validate, store and activate a new handler."""
+        handler = compile_spec(self._kinds, spec, "create")
+        async with self._lock:
+            if spec.id in self._table.get(spec.topic, {}):
+                raise Conflict("failed to create handler: cannot register handler, "
+                               f'handler with ID "{spec.id}" already exists')
+            await self._store.create_handler(spec, source)
+            self._swap(spec.topic, add=handler, source=source)
+        return spec
+
+    async def replace_handler(self, topic: str, handler_id: str, spec: HandlerSpec,
+                              source: str | None = None) -> HandlerSpec:
+        """Replace a handler's whole spec; a different ``spec.id`` renames it."""
+        self.handler(topic, handler_id)
+        spec = replace(spec, topic=topic)
+        handler = compile_spec(self._kinds, spec, "update")
+        async with self._lock:
+            if spec.id != handler_id and spec.id in self._table.get(topic, {}):
+                raise Conflict("failed to update handler: cannot rename handler, "
+                               f'handler with ID "{spec.id}" already exists')
+            await self._store.replace_handler(topic, handler_id, spec, source)
+            self._swap(topic, remove=handler_id, add=handler, source=source)
+        return spec
+
+    async def patch_handler(self, topic: str, handler_id: str, patch: Any) -> HandlerSpec:
+        """Apply an RFC 6902 JSON Patch to a handler spec."""
+        current = self.handler(topic, handler_id)
+        doc = {"id": current.id, "topic": current.topic, "kind": current.kind,
+               "options": current.options, "match": current.match}
+        patched = _apply_patch(doc, patch)
+        if patched.get("topic") != topic:
+            raise ValidationError("failed to update handler: cannot change topic in update")
+        spec = spec_from_mapping(patched, topic)
+        return await self.replace_handler(topic, handler_id, spec, self.source(topic, handler_id))
+
+    async def delete_handler(self, topic: str, handler_id: str) -> None:
+        """Delete a handler (nothing happens if it does not exist)."""
+        async with self._lock:
+            await self._store.delete_handler(topic, handler_id)
+            self._swap(topic, remove=handler_id)
+
+    def _swap(self, topic: str, *, remove: str | None = None, add: Handler | None = None,
+              source: str | None = None) -> None:
+        handlers = dict(self._table.get(topic, {}))
+        if remove is not None:
+            handlers.pop(remove, None)
+            self._sources.pop((topic, remove), None)
+        if add is not None:
+            handlers[add.spec.id] = add
+            self._sources[(topic, add.spec.id)] = source
+        self._table = {**self._table, topic: handlers}
+
+
+def _apply_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
+    try:
+        result = jsonpatch.JsonPatch(patch).apply(doc)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError,
+            KeyError, AttributeError) as exc:
+        raise ValidationError(f"failed to apply patch: {exc}") from None
+    if not isinstance(result, dict):
+        raise ValidationError("failed to apply patch: the result is not an object")
+    return result
+
+
+def spec_from_mapping(data: Any, topic: str) -> HandlerSpec:
+    """A HandlerSpec from decoded JSON, as Kapacitor decodes it (case-insensitive keys)."""
+    if not isinstance(data, dict):
+        raise InvalidHandlerSpec("invalid handler json: expected a JSON object")
+    fields = {str(k).lower(): v for k, v in data.items()}
+    for key in ("id", "kind", "match"):
+        if not isinstance(fields.get(key) or "", str):
+            raise InvalidHandlerSpec(f"invalid handler json: '{key}' must be a string")
+    options = fields.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidHandlerSpec("invalid handler json: 'options' must be an object")
+    return HandlerSpec(topic=topic, id=fields.get("id") or "", kind=fields.get("kind") or "",
+                       options=options, match=fields.get("match") or "")
