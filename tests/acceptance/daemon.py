@@ -1,0 +1,80 @@
+"""Runs the real daemon as a subprocess on a free loopback port, for acceptance tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+TOKEN = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+USER = "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(folder: Path, pushover_url: str, port: int, load_dir: Path | None = None,
+                 extra: str = "") -> Path:
+    """A kapacitor.conf for a test daemon."""
+    load = f'[load]\n  enabled = true\n  dir = "{load_dir}"\n' if load_dir else ""
+    path = folder / "kapacitor.conf"
+    path.write_text(
+        f'data_dir = "{folder / "data"}"\n'
+        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  shutdown-timeout = "5s"\n'
+        f'[logging]\n  file = "{folder / "pushoverd.log"}"\n  level = "DEBUG"\n'
+        f'{load}'
+        f'[pushover]\n  enabled = true\n  token = "{TOKEN}"\n  user-key = "{USER}"\n'
+        f'  url = "{pushover_url}"\n'
+        f'[pushoverd.delivery]\n  poll-interval = "100ms"\n{extra}')
+    return path
+
+
+class Daemon:
+    """``pushoverd -config PATH`` as a child process."""
+
+    def __init__(self, config: Path, port: int) -> None:
+        self.config, self.port = config, port
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> Daemon:
+        """Start and wait until ping answers 204."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("KAPACITOR_", "PUSHOVERD_"))}
+        argv = [sys.executable, "-m", "pushoverd", "-config", str(self.config)]
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited: {self.proc.stderr.read().decode()}")
+            try:
+                if httpx.get(f"{self.url}/kapacitor/v1/ping", timeout=0.5).status_code == 204:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError("daemon did not answer ping in time")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send ``sig`` and wait for the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.proc.stderr.close()
+        return code
+
+    def log(self) -> str:
+        """The daemon's log file so far."""
+        path = self.config.parent / "pushoverd.log"
+        return path.read_text() if path.exists() else ""

@@ -1,0 +1,112 @@
+"""The daemon end to end: Kapacitor's post bodies in, Kapacitor's Pushover forms out."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from tests.acceptance.daemon import TOKEN, USER, Daemon, free_port, write_config
+from tests.fakes.pushover import FakePushover
+
+from pushoverd.timefmt import parse_rfc3339nano
+
+pytestmark = pytest.mark.e2e
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def captured_bodies() -> list[str]:
+    """What Kapacitor's post handler sent for INFO, WARNING, CRITICAL, OK."""
+    lines = (DATA / "post_handler_topic_bodies.jsonl").read_text().splitlines()
+    return [json.loads(line)["body"] for line in lines]
+
+
+def captured_forms() -> list[dict[str, str]]:
+    """What Kapacitor sent to Pushover for the same four alerts."""
+    lines = (DATA / "pushover_form_topic_handler_levels.jsonl").read_text().splitlines()
+    return [dict(parse_qsl(json.loads(line)["body"])) for line in lines]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePushover]:
+    with FakePushover(token=TOKEN, users={USER}) as server:
+        yield server
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
+    load = tmp_path / "load"
+    shutil.copytree(DATA / "load", load)
+    port = free_port()
+    running = Daemon(write_config(tmp_path, fake.url, port, load), port).start()
+    yield running
+    if running.proc and running.proc.poll() is None:
+        running.stop()
+
+
+def post(daemon: Daemon, topic: str, body: str) -> httpx.Response:
+    return httpx.post(f"{daemon.url}/kapacitor/v1/alerts/topics/{topic}/events", content=body,
+                      headers={"Content-Type": "application/json"})
+
+
+def test_each_level_reaches_pushover_with_kapacitors_form_plus_the_alert_time(
+        daemon: Daemon, fake: FakePushover) -> None:
+    bodies = captured_bodies()
+    for body in bodies:
+        assert post(daemon, "cpu", body).status_code == 204
+
+    received = fake.wait_for(4)
+
+    alert_times = [parse_rfc3339nano(json.loads(body)["time"]) // 10**9 for body in bodies]
+    expected = [{**form, "timestamp": str(t)}
+                for form, t in zip(captured_forms(), alert_times, strict=True)]
+    assert [r.form for r in received] == expected
+    assert [r.form["priority"] for r in received] == ["-1", "0", "1", "-2"]
+
+
+def test_topic_state_and_api_handlers_survive_a_restart(daemon: Daemon, fake: FakePushover) -> None:
+    handler = {"id": "api-made", "kind": "pushover", "options": {"title": "from the API"}}
+    created = httpx.post(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu/handlers", json=handler)
+    assert created.status_code == 200
+    critical = captured_bodies()[2]
+    assert post(daemon, "cpu", critical).status_code == 204
+    fake.wait_for(2)
+    before = httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu").json()
+
+    assert daemon.stop() == 0
+    daemon.start()
+
+    after = httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu").json()
+    assert after == before
+    assert after["level"] == "CRITICAL" and after["collected"] == 1
+    shown = httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu/handlers/api-made").json()
+    assert shown["options"] == {"title": "from the API"}
+    assert post(daemon, "cpu", captured_bodies()[3]).status_code == 204
+    titles = sorted(r.form["title"] for r in fake.wait_for(4)[2:])
+    assert titles == ["CPU Alert Title", "from the API"]
+
+
+def test_sigterm_stops_cleanly_and_no_secret_reaches_the_log(
+        daemon: Daemon, fake: FakePushover) -> None:
+    assert post(daemon, "cpu", captured_bodies()[0]).status_code == 204
+    fake.wait_for(1)
+
+    assert daemon.stop(signal.SIGTERM) == 0
+
+    log = daemon.log()
+    assert "http request" in log and "stopped" in log
+    assert TOKEN not in log and USER not in log
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(daemon: Daemon) -> None:
+    answer = post(daemon, "cpu", '{"message": "no id or level"}')
+
+    assert answer.status_code == 400
+    assert "id" in answer.json()["error"]
+    assert httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu").json()["collected"] == 0
