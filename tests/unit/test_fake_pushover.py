@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.fakes.pushover import FakePushover, validate
 
 TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
