@@ -18,8 +18,10 @@ from pushoverd.delivery.state import SendingState
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.handlers.pushover import PushoverKind, PushoverSender
 from pushoverd.handlers.registry import KindRegistry
+from pushoverd.maintenance import Maintenance
 from pushoverd.pushover.client import PushoverClient
 from pushoverd.store.sqlite import SQLiteStore
+from pushoverd.topics.flood import FloodRule
 from pushoverd.topics.load import load_handler_files
 from pushoverd.topics.service import TopicService
 
@@ -44,6 +46,12 @@ def build_worker(config: Config, store: SQLiteStore, client: PushoverClient) -> 
     return DeliveryWorker(store, {"pushover": PushoverSender(client)}, policy, settings, state)
 
 
+def flood_rule(config: Config) -> FloodRule:
+    """The default flood rule; ``[pushoverd.flood] enabled = false`` lifts the limit."""
+    flood = config.pushoverd.flood
+    return FloodRule(flood.rate if flood.enabled else 0, flood.interval)
+
+
 class Daemon:
     """pushoverd, assembled: store, topic service, worker and HTTP API."""
 
@@ -57,7 +65,10 @@ class Daemon:
                                      max_connections=config.pushoverd.delivery.concurrency)
         self.worker = build_worker(config, self.store, self.client)
         kinds = KindRegistry([PushoverKind(p.enabled)])
-        self.topics = TopicService(self.store, kinds, on_enqueued=self.worker.notify)
+        self.topics = TopicService(self.store, kinds, on_enqueued=self.worker.notify,
+                                   flood=flood_rule(config))
+        self.maintenance = Maintenance(self.store, self.topics.flush_floods,
+                                       retention=config.pushoverd.delivery.retention)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -70,7 +81,11 @@ class Daemon:
         await self.store.open()
         await self.topics.start()
         await self.reload_handler_files()
+        if not self.config.pushover.enabled:
+            log.warning("[pushover] is disabled: alerts are stored, but their pushover "
+                        "deliveries are dead-lettered as \"service is not enabled\"")
         self.worker.start()
+        self.maintenance.start()
         await self._serve()
 
     async def reload_handler_files(self) -> None:
@@ -94,6 +109,7 @@ class Daemon:
         grace = self.config.http.shutdown_timeout
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.maintenance.stop()
         await self.worker.stop(grace)
         await self.client.aclose()
         await self.store.close()

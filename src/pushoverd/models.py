@@ -117,6 +117,8 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     DEAD = "dead"
+    COALESCED = "coalesced"
+    """Held back by flood control; covered by a summary delivery (``summary_id``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,7 @@ class NewDelivery:
     payload: dict[str, Any]
     status: DeliveryStatus = DeliveryStatus.PENDING
     last_error: str | None = None
+    summarizes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,8 @@ class Delivery:
     request_id: str | None = None
     last_error: str | None = None
     info: str | None = None
+    summary_id: int | None = None
+    summarizes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

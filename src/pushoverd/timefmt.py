@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NS = 1_000_000_000
@@ -62,12 +63,13 @@ def parse_go_duration(text: str) -> int:
     s = s.lstrip("+-")
     if s == "0":
         return 0
-    pos, total = 0, 0.0
+    # Fractions keep every nanosecond exact, even past float precision (~104 days).
+    pos, total = 0, Fraction(0)
     while pos < len(s):
         m = _DURATION_PART.match(s, pos)
         if not m:
             raise ValueError(f"invalid duration {text!r}")
-        total += float(m.group(1)) * _UNITS[m.group(2)]
+        total += Fraction(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos == 0:
         raise ValueError(f"invalid duration {text!r}")

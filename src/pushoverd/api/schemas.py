@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, field_validator
 from pydantic import ValidationError as PydanticError
 
 from pushoverd.errors import ValidationError
@@ -28,7 +28,7 @@ class AlertBody(BaseModel):
     duration: int = 0
     data: Any = None
     previousLevel: Level = Level.OK
-    recoverable: bool = True
+    recoverable: StrictBool = True
 
     @field_validator("level", "previousLevel", mode="before")
     @classmethod
@@ -49,6 +49,8 @@ class AlertBody(BaseModel):
     @field_validator("duration", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> int:
+        if isinstance(value, bool):  # JSON true/false is not a number (Go refuses it too)
+            raise ValueError("must be integer nanoseconds or Go duration text")
         if isinstance(value, str):
             return parse_go_duration(value)
         if isinstance(value, float) and value.is_integer():

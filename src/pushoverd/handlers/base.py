@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
 from pushoverd.errors import ValidationError
-from pushoverd.models import Event, HandlerSpec
+from pushoverd.models import Delivery, Event, HandlerSpec
 
 
 class Handler(Protocol):
@@ -32,6 +32,9 @@ class Kind(Protocol):
 
     def compile(self, spec: HandlerSpec) -> Handler:
         """Validate the spec's options; raise ValidationError with Kapacitor's wording."""
+
+    def summarize(self, topic: str, held: list[Delivery]) -> dict[str, Any]:
+        """One payload standing for deliveries held back by flood control (oldest first)."""
 
 
 def decode_options(model: type[BaseModel], options: Mapping[str, Any] | None,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushoverd.handlers.base import decode_options
-from pushoverd.models import Event, HandlerSpec, Level
+from pushoverd.models import Delivery, Event, HandlerSpec, Level
 from pushoverd.pushover.client import PushoverClient, SendResult
 from pushoverd.pushover.message import Message
 from pushoverd.timefmt import ZERO_TIME_NS
@@ -73,6 +74,24 @@ class PushoverKind:
         options = decode_options(PushoverOptions, spec.options, "*pushover.HandlerConfig")
         assert isinstance(options, PushoverOptions)
         return PushoverHandler(spec, options)
+
+    def summarize(self, topic: str, held: list[Delivery]) -> dict[str, Any]:
+        """"37 more alerts on topic cpu: 30 CRITICAL, 7 WARNING; latest: ...", sent with the
+        latest alert's title, url, device, sound and recipient, at the highest priority."""
+        return Message.build(**{
+            **held[-1].payload,
+            "message": summary_text(topic, held),
+            "priority": max(int(d.payload.get("priority", 0)) for d in held),
+        }).to_dict()
+
+
+def summary_text(topic: str, held: list[Delivery]) -> str:
+    """The text of a flood summary, levels from the most severe down."""
+    counts = Counter(d.level for d in held)
+    levels = ", ".join(f"{counts[level]} {level.name}" for level in sorted(counts, reverse=True))
+    noun = "alert" if len(held) == 1 else "alerts"
+    latest = held[-1].payload.get("message", held[-1].event_id)
+    return f"{len(held)} more {noun} on topic {topic}: {levels}; latest: {latest}"
 
 
 class PushoverSender:

@@ -27,6 +27,10 @@ Planner = Callable[[str, Event, Level], Sequence[NewDelivery]]
 Called with the topic, the event and the level that event ID had before it in that topic.
 """
 
+Summarizer = Callable[[str, str, list[Delivery], float], NewDelivery | None]
+"""Builds the summary of one handler's coalesced deliveries (oldest first), or None if it is
+not due yet; called with the topic, the handler ID, the deliveries and the current time."""
+
 
 class Store(Protocol):
     """The daemon's durable state: handler specs, topic and event state, the outbox."""
@@ -103,6 +107,9 @@ class Store(Protocol):
 
     async def stats(self) -> OutboxStats:
         """Outbox depth by status and the oldest waiting delivery."""
+
+    async def flush_coalesced(self, now: float, summarize: Summarizer) -> int:
+        """Enqueue due summaries of coalesced deliveries, linking them; how many."""
 
     async def prune(self, before: float) -> int:
         """Delete sent and dead deliveries last updated before ``before``; how many."""

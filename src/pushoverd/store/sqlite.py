@@ -26,14 +26,14 @@ from pushoverd.models import (
     OutboxStats,
     TopicState,
 )
-from pushoverd.store.base import Planner
+from pushoverd.store.base import Planner, Summarizer
 from pushoverd.store.writer import GroupWriter
 
 T = TypeVar("T")
 
 _DELIVERY_COLUMNS = (
     "id, topic, handler_id, kind, event_id, level, payload, status, attempts, created_at, "
-    "next_attempt_at, updated_at, sent_at, request_id, last_error, info"
+    "next_attempt_at, updated_at, sent_at, request_id, last_error, info, summary_id, summarizes"
 )
 _EVENT_COLUMNS = "id, message, details, time_ns, duration_ns, level, previous_level"
 
@@ -277,10 +277,16 @@ class SQLiteStore:
 
         return await self._read(read)
 
+    async def flush_coalesced(self, now: float, summarize: Summarizer) -> int:
+        """Enqueue a summary for each handler's coalesced deliveries that ``summarize`` says
+        are due, linking them to it, atomically; how many summaries were enqueued."""
+        return await self._write(lambda c: _flush_coalesced(c, now, summarize))
+
     async def prune(self, before: float) -> int:
-        """Delete finished deliveries last updated before ``before``."""
+        """Delete finished (sent, dead, summarised) deliveries last updated before ``before``."""
         return await self._write(lambda c: c.execute(
-            "DELETE FROM deliveries WHERE status IN ('sent','dead') AND updated_at<?",
+            "DELETE FROM deliveries WHERE (status IN ('sent','dead') OR "
+            "(status='coalesced' AND summary_id IS NOT NULL)) AND updated_at<?",
             (before,)).rowcount)
 
 
@@ -302,7 +308,8 @@ _UPSERT_EVENT = (
 
 _INSERT_DELIVERY = (
     "INSERT INTO deliveries (topic, handler_id, kind, event_id, level, payload, status, "
-    "created_at, next_attempt_at, updated_at, last_error) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+    "created_at, next_attempt_at, updated_at, last_error, summarizes) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -369,9 +376,29 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
     return enqueued
 
 
+def _flush_coalesced(conn: sqlite3.Connection, now: float, summarize: Summarizer) -> int:
+    groups = conn.execute(
+        "SELECT topic, handler_id FROM deliveries WHERE status='coalesced' "
+        "AND summary_id IS NULL GROUP BY topic, handler_id").fetchall()
+    flushed = 0
+    for topic, handler_id in groups:
+        rows = conn.execute(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE status='coalesced' "
+            "AND summary_id IS NULL AND topic=? AND handler_id=? ORDER BY id",
+            (topic, handler_id)).fetchall()
+        summary = summarize(topic, handler_id, [_delivery(r) for r in rows], now)
+        if summary is None:
+            continue
+        summary_id = conn.execute(_INSERT_DELIVERY, _delivery_row(summary, now)).lastrowid
+        conn.executemany("UPDATE deliveries SET summary_id=?, updated_at=? WHERE id=?",
+                         [(summary_id, now, r[0]) for r in rows])
+        flushed += 1
+    return flushed
+
+
 def _delivery_row(d: NewDelivery, now: float) -> tuple[Any, ...]:
     return (d.topic, d.handler_id, d.kind, d.event_id, int(d.level), json.dumps(d.payload),
-            d.status.value, now, now, now, d.last_error)
+            d.status.value, now, now, now, d.last_error, d.summarizes)
 
 
 def _event_state(row: Sequence[Any]) -> EventState:
@@ -384,7 +411,8 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         id=row[0], topic=row[1], handler_id=row[2], kind=row[3], event_id=row[4],
         level=Level(row[5]), payload=json.loads(row[6]), status=DeliveryStatus(row[7]),
         attempts=row[8], created_at=row[9], next_attempt_at=row[10], updated_at=row[11],
-        sent_at=row[12], request_id=row[13], last_error=row[14], info=row[15])
+        sent_at=row[12], request_id=row[13], last_error=row[14], info=row[15],
+        summary_id=row[16], summarizes=row[17])
 
 
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:

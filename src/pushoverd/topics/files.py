@@ -66,7 +66,7 @@ def read_file(path: str | Path) -> HandlerSpec:
     for key in _REQUIRED:
         if not isinstance(fields.get(key), str) or not fields[key]:
             raise HandlerFileError(str(path), "is required and must be a non-empty string",
-                                   line=_line_of(text, key), key=key)
+                                   line=_line_of(text, key) or _first_line(text), key=key)
     return _spec(str(path), text, fields)
 
 
@@ -111,6 +111,14 @@ def _line_of(text: str, key: str) -> int | None:
         if stripped.lower().startswith((f"{key}:", f'"{key}"')):
             return number
     return None
+
+
+def _first_line(text: str) -> int:
+    """The line where the mapping starts: where a missing key is reported."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            return number
+    return 1
 
 
 def file_error(path: str, text: str | None, exc: PushoverdError) -> HandlerFileError:

@@ -37,10 +37,11 @@ def _char_class(pattern: str, i: int) -> tuple[str, int]:
         hi = lo
         if i < len(pattern) and pattern[i] == "-":
             hi, i = _class_char(pattern, i + 1)
-            if hi < lo:
-                raise BadPattern()
-        ranges.append(f"{re.escape(lo)}-{re.escape(hi)}")
+        # Go accepts a reversed range (``z-a``) as valid syntax that matches nothing.
+        ranges.append(f"{re.escape(lo)}-{re.escape(hi)}" if lo <= hi else "")
     body = "".join(ranges)
+    if not body:
+        return ("[^/]" if negate else "(?!)"), i + 1
     return (f"[^/{body}]" if negate else f"[{body}]"), i + 1
 
 

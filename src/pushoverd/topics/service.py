@@ -1,7 +1,7 @@
 """The topic service: events in, topic state and outbox deliveries out; handler specs kept.
 
 Handler specs are stored in the store and compiled into an in-memory table (topic -> id ->
-handler) that the ingest transaction reads; every change replaces the table whole, so a
+route) that the ingest transaction reads; every change replaces the table whole, so a
 concurrent ingest sees either the old or the new set, never half of one.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonpatch
@@ -19,6 +20,7 @@ from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationE
 from pushoverd.handlers.base import Handler
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
+    Delivery,
     DeliveryStatus,
     Event,
     EventState,
@@ -30,11 +32,24 @@ from pushoverd.models import (
     valid_topic_id,
 )
 from pushoverd.store.base import Store
+from pushoverd.topics.flood import FloodGate, FloodRule, split_options
 from pushoverd.topics.patterns import matches
 
 log = logging.getLogger(__name__)
 
-HandlerTable = dict[str, dict[str, Handler]]
+NO_FLOOD_LIMIT = FloodRule(0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A handler spec as defined, its compiled handler, and its flood rule."""
+
+    spec: HandlerSpec
+    handler: Handler
+    flood: FloodRule
+
+
+HandlerTable = dict[str, dict[str, Route]]
 
 
 def validate_spec(spec: HandlerSpec) -> None:
@@ -51,15 +66,21 @@ def validate_spec(spec: HandlerSpec) -> None:
         raise InvalidHandlerSpec("invalid handler spec: handler Kind must not be empty")
 
 
-def compile_spec(kinds: KindRegistry, spec: HandlerSpec, action: str = "create") -> Handler:
-    """Check a spec and compile it with its kind; errors carry Kapacitor's prefixes."""
+def compile_spec(kinds: KindRegistry, spec: HandlerSpec, action: str = "create",
+                 flood: FloodRule = NO_FLOOD_LIMIT) -> Route:
+    """Check a spec and compile it with its kind; errors carry Kapacitor's prefixes.
+
+    ``flood`` is the default flood rule; the ``flood-rate`` and ``flood-interval`` options
+    override it for this handler and are taken out before the kind sees the options.
+    """
     validate_spec(spec)
     try:
         if spec.match.strip():
             raise ValidationError(
                 "match expressions are not supported yet; remove 'match' or leave it empty "
                 f"(got {spec.match!r})")
-        return kinds.compile(spec)
+        options, rule = split_options(spec.options, flood)
+        return Route(spec, kinds.compile(replace(spec, options=options)), rule)
     except ValidationError as exc:
         raise ValidationError(f"failed to {action} handler: {exc}") from None
 
@@ -68,10 +89,15 @@ class TopicService:
     """Collects events into topics and keeps the handler specs that route them."""
 
     def __init__(self, store: Store, kinds: KindRegistry,
-                 on_enqueued: Callable[[], None] = lambda: None) -> None:
+                 on_enqueued: Callable[[], None] = lambda: None,
+                 flood: FloodRule = NO_FLOOD_LIMIT, clock: Callable[[], float] = time.time
+                 ) -> None:
         self._store = store
         self._kinds = kinds
         self._on_enqueued = on_enqueued
+        self._flood = flood
+        self._gate = FloodGate()
+        self._clock = clock
         self._table: HandlerTable = {}
         self._sources: dict[tuple[str, str], str | None] = {}
         self._lock = asyncio.Lock()
@@ -81,7 +107,8 @@ class TopicService:
         table: HandlerTable = {}
         for spec, source in await self._store.load_handlers():
             try:
-                table.setdefault(spec.topic, {})[spec.id] = self._kinds.compile(spec)
+                table.setdefault(spec.topic, {})[spec.id] = compile_spec(
+                    self._kinds, spec, flood=self._flood)
                 self._sources[(spec.topic, spec.id)] = source
             except ValidationError as exc:
                 log.error("stored handler %s/%s no longer valid: %s", spec.topic, spec.id, exc)
@@ -96,16 +123,47 @@ class TopicService:
         return enqueued
 
     def _plan(self, topic: str, event: Event, previous: Level) -> list[NewDelivery]:
-        return [self._delivery(topic, h, event) for h in self._table.get(topic, {}).values()]
+        # Runs inside the store's ingest transaction.
+        now = self._clock()
+        return [self._delivery(topic, r, event, now) for r in self._table.get(topic, {}).values()]
 
-    def _delivery(self, topic: str, handler: Handler, event: Event) -> NewDelivery:
-        spec = handler.spec
-        disabled = self._kinds.kind(spec.kind).disabled_reason
+    def _delivery(self, topic: str, route: Route, event: Event, now: float) -> NewDelivery:
+        spec = route.spec
+        status, error = self._status(spec.kind)
+        if status is DeliveryStatus.PENDING and not self._gate.admit(
+                (topic, spec.id), route.flood, now):
+            status = DeliveryStatus.COALESCED
         return NewDelivery(
             topic=topic, handler_id=spec.id, kind=spec.kind, event_id=event.id,
-            level=event.level, payload=handler.render(topic, event),
-            status=DeliveryStatus.DEAD if disabled else DeliveryStatus.PENDING,
-            last_error=disabled)
+            level=event.level, payload=route.handler.render(topic, event), status=status,
+            last_error=error)
+
+    def _status(self, kind: str) -> tuple[DeliveryStatus, str | None]:
+        disabled = self._kinds.kind(kind).disabled_reason
+        return (DeliveryStatus.DEAD, disabled) if disabled else (DeliveryStatus.PENDING, None)
+
+    # Flood summaries -----------------------------------------------------------------------
+    async def flush_floods(self) -> int:
+        """Enqueue the summaries of flooded handlers whose interval has passed."""
+        flushed = await self._store.flush_coalesced(self._clock(), self._summary)
+        if flushed:
+            self._on_enqueued()
+        return flushed
+
+    def _summary(self, topic: str, handler_id: str, held: list[Delivery],
+                 now: float) -> NewDelivery | None:
+        # Runs inside the store's transaction; a deleted handler's flood is summarised at once.
+        route = self._table.get(topic, {}).get(handler_id)
+        interval = route.flood.interval if route else 0.0
+        if held[0].created_at > now - interval:
+            return None
+        self._gate.count((topic, handler_id), now)
+        latest = held[-1]
+        status, error = self._status(latest.kind)
+        return NewDelivery(
+            topic=topic, handler_id=handler_id, kind=latest.kind, event_id=latest.event_id,
+            level=max(d.level for d in held), status=status, last_error=error,
+            payload=self._kinds.kind(latest.kind).summarize(topic, held), summarizes=len(held))
 
     # Topics --------------------------------------------------------------------------------
     async def topics(self, pattern: str = "", min_level: Level = Level.OK) -> list[TopicState]:
@@ -161,7 +219,7 @@ class TopicService:
 
     async def create_handler(self, spec: HandlerSpec, source: str | None = None) -> HandlerSpec:
         """Validate, store and activate a new handler."""
-        handler = compile_spec(self._kinds, spec, "create")
+        handler = compile_spec(self._kinds, spec, "create", self._flood)
         async with self._lock:
             if spec.id in self._table.get(spec.topic, {}):
                 raise Conflict("failed to create handler: cannot register handler, "
@@ -175,7 +233,7 @@ class TopicService:
         """Replace a handler's whole spec; a different ``spec.id`` renames it."""
         self.handler(topic, handler_id)
         spec = replace(spec, topic=topic)
-        handler = compile_spec(self._kinds, spec, "update")
+        handler = compile_spec(self._kinds, spec, "update", self._flood)
         async with self._lock:
             if spec.id != handler_id and spec.id in self._table.get(topic, {}):
                 raise Conflict("failed to update handler: cannot rename handler, "
@@ -201,12 +259,13 @@ class TopicService:
             await self._store.delete_handler(topic, handler_id)
             self._swap(topic, remove=handler_id)
 
-    def _swap(self, topic: str, *, remove: str | None = None, add: Handler | None = None,
+    def _swap(self, topic: str, *, remove: str | None = None, add: Route | None = None,
               source: str | None = None) -> None:
         handlers = dict(self._table.get(topic, {}))
         if remove is not None:
             handlers.pop(remove, None)
             self._sources.pop((topic, remove), None)
+            self._gate.forget((topic, remove))
         if add is not None:
             handlers[add.spec.id] = add
             self._sources[(topic, add.spec.id)] = source

@@ -52,8 +52,13 @@ CREATE TABLE deliveries (
     sent_at          REAL,
     request_id       TEXT,
     last_error       TEXT,
-    info             TEXT
+    info             TEXT,
+    -- Flood control: a coalesced delivery points at the summary that covers it; a summary
+    -- counts the deliveries it covers.
+    summary_id       INTEGER,
+    summarizes       INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at, id);
 CREATE INDEX deliveries_topic ON deliveries (topic, handler_id, id);
+CREATE INDEX deliveries_unsummarized ON deliveries (status, summary_id, topic, handler_id);
