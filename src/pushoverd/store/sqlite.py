@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from pushoverd.errors import Conflict, NotFound, StoreError
 from pushoverd.models import (
@@ -57,6 +58,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._exclusive: IO[str] | None = None
 
     # Plumbing ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -90,6 +92,7 @@ class SQLiteStore:
     async def open(self) -> None:
         """Create the database file and bring its schema up to date."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._exclusive = _lock_file(self.path + ".lock")
         self._writer.start()
         await self._write(_migrate)
 
@@ -101,6 +104,9 @@ class SQLiteStore:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+        if self._exclusive is not None:
+            self._exclusive.close()
+            self._exclusive = None
 
     @property
     def commits(self) -> int:
@@ -326,6 +332,18 @@ def _migrate(conn: sqlite3.Connection) -> None:
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+
+def _lock_file(path: str) -> IO[str]:
+    # The embedded store belongs to one daemon: two writers would each believe they own the
+    # outbox and send everything twice. (Several replicas share PostgreSQL instead.)
+    handle = open(path, "w")  # noqa: SIM115 - held open for the store's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreError(f"{path[:-5]} is in use by another pushoverd process") from None
+    return handle
 
 
 def _statements(script: str) -> list[str]:
