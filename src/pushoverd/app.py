@@ -20,6 +20,7 @@ from pushoverd.handlers.pushover import PushoverKind, PushoverSender
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
 from pushoverd.pushover.client import PushoverClient
+from pushoverd.servicetests import PushoverServiceTest
 from pushoverd.store.sqlite import SQLiteStore
 from pushoverd.topics.flood import FloodRule
 from pushoverd.topics.load import load_handler_files
@@ -95,7 +96,8 @@ class Daemon:
 
     async def _serve(self) -> None:
         http = self.config.http
-        app = build_app(self.topics, self.store, self.worker.state)
+        tests = PushoverServiceTest(self.client, self.config.pushover.enabled)
+        app = build_app(self.topics, self.store, self.worker.state, tests)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      **_access_log_options(http.log_enabled))
         await self._runner.setup()

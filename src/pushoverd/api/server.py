@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pushoverd.api import kapacitor, outbox
+from pushoverd.api import kapacitor, outbox, servicetests
 from pushoverd.api.http import kapacitor_middleware
 from pushoverd.delivery.state import SendingState
+from pushoverd.servicetests import PushoverServiceTest
 from pushoverd.store.base import Store
 from pushoverd.topics.service import TopicService
 
 MAX_BODY = 16 * 1024 * 1024
 
 
-def build_app(topics: TopicService, store: Store, state: SendingState) -> web.Application:
-    """The web application over the topic service and the outbox."""
+def build_app(topics: TopicService, store: Store, state: SendingState,
+              tests: PushoverServiceTest | None = None) -> web.Application:
+    """The web application over the topic service and the outbox (and service tests)."""
     app = web.Application(middlewares=[kapacitor_middleware], client_max_size=MAX_BODY)
     app[kapacitor.SERVICE] = topics
     app[outbox.STORE] = store
     app[outbox.STATE] = state
+    if tests is not None:
+        app[servicetests.SERVICE_TESTS] = tests
     # Kapacitor rewrites /kapacitor/v1preview/... to /kapacitor/v1/...; serve both.
     for prefix in ("/kapacitor/v1", "/kapacitor/v1preview"):
         app.add_routes(kapacitor.routes(prefix))
+        if tests is not None:
+            app.add_routes(servicetests.routes(prefix))
     app.add_routes(outbox.routes("/pushoverd/v1"))
     return app

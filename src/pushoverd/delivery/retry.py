@@ -61,9 +61,11 @@ class RetryPolicy:
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failure: about 5 s, doubling, capped."""
-        base = min(self.maximum, self.initial * 2 ** max(0, attempts - 1))
+        # The exponent is bounded so a long-lived delivery cannot overflow the float.
+        base = min(self.maximum, self.initial * 2.0 ** min(max(0, attempts - 1), 64))
         spread = base * self.jitter * (2 * self.random() - 1)
-        return max(MIN_RETRY_SECONDS, base + spread)
+        # Jitter never lifts the delay past retry-max, nor below Pushover's 5 s.
+        return max(MIN_RETRY_SECONDS, min(self.maximum, base + spread))
 
     def decide(self, exc: PushoverError, attempts: int, created_at: float, now: float) -> Decision:
         """The decision after a failed attempt (the ``attempts``-th) of a delivery."""
