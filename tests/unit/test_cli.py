@@ -1,0 +1,72 @@
+"""The command line: print the default config, check a config and its handler files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pushoverd import cli
+from pushoverd.config import load
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_config_prints_a_default_config_that_loads_back_unchanged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the defaults' relative paths resolve where the file is
+    assert cli.main(["config"]) == 0
+    printed = tmp_path / "kapacitor.conf"
+    printed.write_text(capsys.readouterr().out)
+
+    assert load(str(printed), env={}).config == load(None, env={}).config
+
+
+def test_check_accepts_the_shipped_example(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAPACITOR_PUSHOVER_ENABLED", raising=False)
+    assert cli.main(["check", "-config", str(REPO / "kapacitor.conf.example")]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+
+
+def test_check_names_file_and_key_of_each_bad_setting(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text('[pushover]\n  enabled = "yes please"\n[pushoverd.delivery]\n  nope = 1\n')
+
+    assert cli.main(["check", "-config", str(conf)]) == 1
+
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert all(str(conf) in line for line in lines)
+    assert "pushover.enabled" in lines[0] and "nope" in lines[1]
+
+
+def test_check_reports_each_bad_handler_file_with_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "good.yaml").write_text("id: a\ntopic: cpu\nkind: pushover\n")
+    (handlers / "bad-option.yaml").write_text(
+        "id: b\ntopic: cpu\nkind: pushover\noptions:\n  nosuchoption: 1\n")
+    (handlers / "broken.yaml").write_text("id: [unterminated\n")
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+
+    assert cli.main(["check", "-config", str(conf)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"{handlers / 'bad-option.yaml'}:4: options:" in err
+    assert "invalid keys: nosuchoption" in err
+    assert f"{handlers / 'broken.yaml'}:" in err and "invalid YAML" in err
+    assert "good.yaml" not in err
+
+
+def test_run_refuses_a_bad_config_with_exit_code_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text("[pushover]\n  enabled = true\n")
+
+    assert cli.main(["-config", str(conf)]) == 1
+    assert "must specify token" in capsys.readouterr().err
