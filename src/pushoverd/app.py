@@ -99,6 +99,7 @@ class Daemon:
         tests = PushoverServiceTest(self.client, self.config.pushover.enabled)
         app = build_app(self.topics, self.store, self.worker.state, tests)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
+                                     shutdown_timeout=http.shutdown_timeout,
                                      **_access_log_options(http.log_enabled))
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host or None, http.port)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -110,3 +111,22 @@ def test_bad_input_is_refused_and_nothing_is_stored(daemon: Daemon) -> None:
     assert answer.status_code == 400
     assert "id" in answer.json()["error"]
     assert httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu").json()["collected"] == 0
+
+
+def test_sighup_reloads_the_handler_files(daemon: Daemon, tmp_path: Path) -> None:
+    handlers = tmp_path / "load" / "handlers"
+    (handlers / "pushover-cpu.yaml").unlink()
+    (handlers / "mem.yaml").write_text("id: mem-oncall\ntopic: mem\nkind: pushover\n")
+
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        cpu = httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/cpu/handlers").json()
+        mem = httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/mem/handlers").json()
+        if not cpu["handlers"] and mem["handlers"]:
+            break
+        time.sleep(0.05)
+    assert cpu["handlers"] == []
+    assert [h["id"] for h in mem["handlers"]] == ["mem-oncall"]
