@@ -98,6 +98,13 @@ class TopicState:
     collected: int
 
 
+SECRET_OPTIONS = frozenset({"user-key"})
+"""Handler options that hold a secret: the API shows REDACTED, never their value."""
+
+REDACTED = "[REDACTED]"
+"""What a secret option reads as; sent back unchanged in a PUT or PATCH, it keeps its value."""
+
+
 @dataclass(frozen=True, slots=True)
 class HandlerSpec:
     """A topic handler as defined by an operator: persisted, validated data."""

@@ -22,7 +22,7 @@ _NS = 1_000_000_000
 class PushoverOptions(BaseModel):
     """A pushover handler's options, with Kapacitor's (kebab-case) names."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     device: str = ""
     title: str = ""

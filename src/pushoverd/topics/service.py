@@ -20,6 +20,8 @@ from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationE
 from pushoverd.handlers.base import Handler
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
+    REDACTED,
+    SECRET_OPTIONS,
     Delivery,
     DeliveryStatus,
     Event,
@@ -219,6 +221,7 @@ class TopicService:
 
     async def create_handler(self, spec: HandlerSpec, source: str | None = None) -> HandlerSpec:
         """Validate, store and activate a new handler."""
+        _refuse_placeholders(spec)
         handler = compile_spec(self._kinds, spec, "create", self._flood)
         async with self._lock:
             if spec.id in self._table.get(spec.topic, {}):
@@ -231,8 +234,7 @@ class TopicService:
     async def replace_handler(self, topic: str, handler_id: str, spec: HandlerSpec,
                               source: str | None = None) -> HandlerSpec:
         """Replace a handler's whole spec; a different ``spec.id`` renames it."""
-        self.handler(topic, handler_id)
-        spec = replace(spec, topic=topic)
+        spec = _keep_secrets(replace(spec, topic=topic), self.handler(topic, handler_id))
         handler = compile_spec(self._kinds, spec, "update", self._flood)
         async with self._lock:
             if spec.id != handler_id and spec.id in self._table.get(topic, {}):
@@ -270,6 +272,23 @@ class TopicService:
             handlers[add.spec.id] = add
             self._sources[(topic, add.spec.id)] = source
         self._table = {**self._table, topic: handlers}
+
+
+def _keep_secrets(new: HandlerSpec, current: HandlerSpec) -> HandlerSpec:
+    """A secret option sent back as REDACTED (read from the API) keeps its current value."""
+    if not new.options or not current.options:
+        return new
+    kept = {k: current.options[k] for k, v in new.options.items()
+            if k in SECRET_OPTIONS and v == REDACTED and k in current.options}
+    return replace(new, options={**new.options, **kept}) if kept else new
+
+
+def _refuse_placeholders(spec: HandlerSpec) -> None:
+    for key in SECRET_OPTIONS:
+        if (spec.options or {}).get(key) == REDACTED:
+            raise ValidationError(f"failed to create handler: option '{key}' is {REDACTED}, "
+                                  "a placeholder the API shows instead of the secret; "
+                                  "give the real value")
 
 
 def _apply_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:

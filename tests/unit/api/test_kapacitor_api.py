@@ -175,6 +175,7 @@ HANDLER_TOPIC_MISMATCH = r"""{
 }"""
 
 # api_handler_patch_ok.txt
+# As api_handler_patch_ok.txt, except that a user key never appears in API output.
 HANDLER_PATCHED = r"""{
     "link": {
         "rel": "self",
@@ -188,7 +189,7 @@ HANDLER_PATCHED = r"""{
         "title": "CPU Alert Title",
         "url": "http://example.com/dash?x=1\u0026y=2",
         "url-title": "Open dashboard",
-        "user-key": "patcheduserkey"
+        "user-key": "[REDACTED]"
     },
     "match": ""
 }"""
@@ -760,6 +761,29 @@ async def test_patch_applies_a_json_patch_like_the_capture(api: Api) -> None:
                            headers={"Content-Type": "application/json+patch"})
     assert (reply.status, reply.raw.decode()) == (200, HANDLER_PATCHED)
     assert (await api.get(f"{CPU}/handlers/pushover-cpu")).raw.decode() == HANDLER_PATCHED
+
+
+async def test_a_redacted_user_key_sent_back_keeps_its_value(api: Api) -> None:
+    await api.create("cpu", {**PUSHOVER_CPU,
+                             "options": {**CPU_OPTIONS, "user-key": SECRET_USER_KEY}})
+    shown = (await api.get(f"{CPU}/handlers/pushover-cpu")).json
+    assert shown["options"]["user-key"] == "[REDACTED]"
+
+    reply = await api.call("PUT", f"{CPU}/handlers/pushover-cpu",
+                           {"id": "pushover-cpu", "kind": "pushover",
+                            "options": {**shown["options"], "title": "renamed"}})
+
+    assert reply.status == 200 and SECRET_USER_KEY not in reply.raw.decode()
+    stored = {spec.id: spec for spec, _ in await api.store.load_handlers()}
+    assert stored["pushover-cpu"].options["user-key"] == SECRET_USER_KEY
+    assert stored["pushover-cpu"].options["title"] == "renamed"
+
+
+async def test_creating_a_handler_with_the_redaction_placeholder_is_refused(api: Api) -> None:
+    reply = await api.call("POST", f"{CPU}/handlers", {
+        "id": "h", "kind": "pushover", "options": {"user-key": "[REDACTED]"}})
+    assert reply.status == 400
+    assert "placeholder" in reply.error
 
 
 async def test_patching_the_id_renames_the_handler(api: Api) -> None:
