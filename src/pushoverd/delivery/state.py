@@ -56,11 +56,17 @@ class SendingState:
             self.probe_at = now + self.probe_interval
 
     def on_success(self, now: float, limits: Any) -> None:
-        """A send succeeded: close the breaker, end any outage pause, note the quota."""
+        """A send succeeded: close the breaker, clear an elapsed pause, note the quota.
+
+        A pause still running is kept: another delivery's retry is due at its end, and
+        sending earlier would let that handler's later alerts overtake it.
+        """
         if self.breaker_open:
             log.warning("pushover accepted a probe; resuming deliveries")
+            self._rejections.clear()  # the burst is over; a fresh one must reopen it
         self.breaker_open, self.breaker_reason = False, None
-        self.paused_until, self.pause_reason = None, None
+        if self.paused_until is not None and self.paused_until <= now:
+            self.paused_until, self.pause_reason = None, None
         self.last_success_at = now
         self._note_limits(limits)
         remaining, reset = getattr(limits, "remaining", None), getattr(limits, "reset", None)
@@ -79,6 +85,8 @@ class SendingState:
             self._count_rejection(now, str(exc))
 
     def _pause(self, until: float, reason: str) -> None:
+        if self.paused_until is not None and self.paused_until >= until:
+            return  # a longer pause (a rate limit, a later retry) already covers this one
         self.paused_until, self.pause_reason = until, reason
         log.warning("pausing deliveries until %s: %s", _iso(until), reason)
 

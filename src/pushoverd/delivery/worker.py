@@ -91,6 +91,7 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
+            self._wake.clear()  # before looking, so a notify() during the cycle is not lost
             try:
                 worked = await self._cycle()
             except Exception:  # a store hiccup must not kill delivery for good
@@ -101,7 +102,6 @@ class DeliveryWorker:
 
     async def _idle(self, pause: float | None) -> None:
         timeout = self._settings.poll_interval if pause is None else min(pause, 60.0)
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -135,36 +135,39 @@ class DeliveryWorker:
                     return
                 self._unattempted.discard(delivery.id)
                 self.state.on_attempt(self._clock())
-                await self._attempt(delivery)
+                if not await self._attempt(delivery):
+                    return  # it will be retried: the handler's later deliveries wait for it
 
     async def _release_unattempted(self) -> None:
         if self._unattempted:
             await self._store.release(sorted(self._unattempted), self._clock())
             self._unattempted = set()
 
-    async def _attempt(self, d: Delivery) -> None:
+    async def _attempt(self, d: Delivery) -> bool:
+        """Send one delivery and record the outcome; whether it is finished (sent or dead)."""
         sender = self._senders.get(d.kind)
         if sender is None:
             await self._store.mark_dead(d.id, f"no sender for kind {d.kind!r}", self._clock())
-            return
+            return True
         try:
             result = await sender.send(d.payload)
         except PushoverError as exc:
-            await self._failed(d, exc)
-            return
+            return await self._failed(d, exc)
         now = self._clock()
         self.state.on_success(now, result.limits)
         await self._store.mark_sent(d.id, result.request_id, result.info, now)
         if result.info:
             log.warning("pushover accepted delivery %d with a notice: %s", d.id, result.info)
+        return True
 
-    async def _failed(self, d: Delivery, exc: PushoverError) -> None:
+    async def _failed(self, d: Delivery, exc: PushoverError) -> bool:
         now = self._clock()
         decision = self._policy.decide(exc, d.attempts, d.created_at, now)
         self.state.on_failure(now, exc, decision)
         log.warning("delivery %d (topic %s, handler %s) failed: %s -> %s", d.id, d.topic,
                     d.handler_id, decision.error, decision.action.value)
         await self._record(d, decision, now)
+        return decision.action is Action.DEAD
 
     async def _record(self, d: Delivery, decision: Decision, now: float) -> None:
         if decision.action is Action.DEAD:
