@@ -207,14 +207,14 @@ class SQLiteStore:
 
     # Outbox --------------------------------------------------------------------------------
     async def claim(self, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
-        """Lease due deliveries (and those whose lease expired) to the caller."""
+        """Lease due deliveries (and those whose lease expired), oldest first; a handler's
+        delivery is held back while an earlier one of the same handler waits."""
+        until = now + lease_seconds
         rows = await self._write(lambda c: c.execute(
-            f"UPDATE deliveries SET status='sending', lease_until=?, attempts=attempts+1, "
-            f"updated_at=? WHERE id IN (SELECT id FROM deliveries WHERE "
-            f"(status IN ('pending','failed') AND next_attempt_at<=?) OR "
-            f"(status='sending' AND lease_until<?) ORDER BY id LIMIT ?) "
+            "UPDATE deliveries SET status='sending', lease_until=?, next_attempt_at=?, "
+            f"attempts=attempts+1, updated_at=? WHERE id IN ({_CLAIMABLE}) "
             f"RETURNING {_DELIVERY_COLUMNS}",
-            (now + lease_seconds, now, now, now, limit)).fetchall())
+            (until, until, now, now, now, limit)).fetchall())
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
@@ -222,7 +222,8 @@ class SQLiteStore:
         """Record a successful send."""
         await self._write(lambda c: c.execute(
             "UPDATE deliveries SET status='sent', sent_at=?, updated_at=?, request_id=?, info=?, "
-            "lease_until=NULL WHERE id=?", (now, now, request_id, info, delivery_id)))
+            "lease_until=NULL, next_attempt_at=? WHERE id=?",
+            (now, now, request_id, info, now, delivery_id)))
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:
@@ -235,16 +236,16 @@ class SQLiteStore:
     async def mark_dead(self, delivery_id: int, error: str, now: float) -> None:
         """Dead-letter a delivery."""
         await self._write(lambda c: c.execute(
-            "UPDATE deliveries SET status='dead', last_error=?, updated_at=?, lease_until=NULL "
-            "WHERE id=?", (error, now, delivery_id)))
+            "UPDATE deliveries SET status='dead', last_error=?, updated_at=?, lease_until=NULL, "
+            "next_attempt_at=? WHERE id=?", (error, now, now, delivery_id)))
 
     async def release(self, delivery_ids: Sequence[int], now: float) -> None:
         """Give claimed, unattempted deliveries back (their attempt is not counted)."""
         ids = list(delivery_ids)
         await self._write(lambda c: c.executemany(
             "UPDATE deliveries SET status=CASE WHEN attempts>1 THEN 'failed' ELSE 'pending' END, "
-            "attempts=attempts-1, lease_until=NULL, updated_at=? "
-            "WHERE id=? AND status='sending'", [(now, i) for i in ids]))
+            "attempts=attempts-1, lease_until=NULL, next_attempt_at=?, updated_at=? "
+            "WHERE id=? AND status='sending'", [(now, now, i) for i in ids]))
 
     async def deliveries(self, query: DeliveryFilter) -> list[Delivery]:
         """Deliveries matching ``query``, newest first."""
@@ -297,6 +298,15 @@ class SQLiteStore:
 
 
 # Row helpers, run inside the writer or reader threads ------------------------------------
+
+_OPEN = "('pending','failed','sending')"
+_CLAIMABLE = (
+    "SELECT d.id FROM deliveries d INDEXED BY deliveries_open "
+    f"WHERE d.status IN {_OPEN} AND d.next_attempt_at<=? AND NOT EXISTS ("
+    "SELECT 1 FROM deliveries e INDEXED BY deliveries_open_handler "
+    f"WHERE e.status IN {_OPEN} AND e.topic=d.topic AND e.handler_id=d.handler_id "
+    "AND e.id<d.id AND e.next_attempt_at>?) ORDER BY d.id LIMIT ?"
+)
 
 _TOPIC_SQL = (
     "SELECT t.id, COALESCE((SELECT MAX(level) FROM events e WHERE e.topic=t.id), 0), "

@@ -206,12 +206,22 @@ async def test_delete_topic_deletes_its_events_but_not_its_handlers(store: SQLit
 # Outbox -----------------------------------------------------------------------------------------
 
 async def test_claim_leases_oldest_first_up_to_the_limit(store: SQLiteStore) -> None:
-    ids = await enqueue(store, 5)
+    ids = await enqueue(store, 3, topic="cpu") + await enqueue(store, 3, topic="mem")
     first = await store.claim(later(), 2, LEASE)
     assert [d.id for d in first] == ids[:2]
     assert all(d.status is DeliveryStatus.SENDING and d.attempts == 1 for d in first)
-    assert [d.id for d in await store.claim(later(), 10, LEASE)] == ids[2:]
+    # cpu's third waits behind its two leased elders; mem's handler is free to go.
+    assert [d.id for d in await store.claim(later(), 10, LEASE)] == ids[3:]
     assert await store.claim(later(), 10, LEASE) == []
+
+
+async def test_a_handler_waits_behind_its_earlier_delivery(store: SQLiteStore) -> None:
+    ids = await enqueue(store, 3)
+    [head] = await store.claim(later(), 1, LEASE)
+    await store.mark_failed(head.id, "HTTP 503", later() + 60, later())
+
+    assert await store.claim(later(), 10, LEASE) == []
+    assert [d.id for d in await store.claim(later() + 61, 10, LEASE)] == ids
 
 
 async def test_leased_deliveries_come_back_only_when_the_lease_expires(

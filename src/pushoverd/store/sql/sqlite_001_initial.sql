@@ -59,6 +59,12 @@ CREATE TABLE deliveries (
     summarizes       INTEGER NOT NULL DEFAULT 0
 );
 
-CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at, id);
+-- Open deliveries (not yet sent or dead) in arrival order, overall and per handler: claims
+-- walk the first and check each handler's head in the second. A leased delivery's
+-- next_attempt_at is its lease expiry, so "due" means the same thing in every open status.
+CREATE INDEX deliveries_open ON deliveries (id)
+    WHERE status IN ('pending', 'failed', 'sending');
+CREATE INDEX deliveries_open_handler ON deliveries (topic, handler_id, id)
+    WHERE status IN ('pending', 'failed', 'sending');
 CREATE INDEX deliveries_topic ON deliveries (topic, handler_id, id);
 CREATE INDEX deliveries_unsummarized ON deliveries (status, summary_id, topic, handler_id);
