@@ -41,10 +41,13 @@ def build_worker(config: Config, store: SQLiteStore, client: PushoverClient) -> 
     """The delivery worker with its retry policy and pacing from ``[pushoverd.delivery]``."""
     d = config.pushoverd.delivery
     policy = RetryPolicy(initial=d.retry_initial, maximum=d.retry_max, max_age=d.max_age)
-    state = SendingState(breaker_threshold=d.breaker_threshold, breaker_window=d.breaker_window)
+    state = SendingState(breaker_threshold=d.breaker_threshold, breaker_window=d.breaker_window,
+                         probe_interval=d.breaker_probe_interval)
     settings = WorkerSettings(concurrency=d.concurrency, poll_interval=d.poll_interval,
                               lease_timeout=d.lease_timeout)
-    return DeliveryWorker(store, {"pushover": PushoverSender(client)}, policy, settings, state)
+    probe = client.validate if client.can_validate else None
+    return DeliveryWorker(store, {"pushover": PushoverSender(client)}, policy, settings, state,
+                          probe=probe)
 
 
 def flood_rule(config: Config) -> FloodRule:

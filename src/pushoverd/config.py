@@ -269,6 +269,10 @@ class DeliveryConfig(_OwnSection):
         "This many 4xx answers from Pushover within breaker-window stop all sending."))
     breaker_window: PositiveDuration = Field(_seconds("5m"), alias="breaker-window", description=(
         "The window breaker-threshold counts in."))
+    breaker_probe_interval: PositiveDuration = Field(
+        _seconds("5m"), alias="breaker-probe-interval", description=(
+            "While the breaker is open, check the token and user key this often (Pushover's "
+            "users/validate, which sends nothing) and resume once they are accepted."))
 
     @field_validator("lease_timeout")
     @classmethod

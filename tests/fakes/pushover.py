@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 MESSAGES_PATH = "/1/messages.json"
+VALIDATE_PATH = "/1/users/validate.json"
 _KEY = re.compile(r"[A-Za-z0-9]{30}")
 _DEVICE = re.compile(r"[A-Za-z0-9_-]{1,25}")
 _INT = re.compile(r"-?[0-9]+")
@@ -242,9 +243,15 @@ class FakePushover:
 
     @property
     def accepted(self) -> list[Received]:
-        """The requests answered 200."""
+        """The messages answered 200."""
         with self._changed:
-            return [r for r in self._requests if r.status == 200]
+            return [r for r in self._requests if r.status == 200 and r.path == MESSAGES_PATH]
+
+    @property
+    def validations(self) -> list[Received]:
+        """The ``users/validate.json`` requests."""
+        with self._changed:
+            return [r for r in self._requests if r.path == VALIDATE_PATH]
 
     @property
     def connection_count(self) -> int:
@@ -269,7 +276,7 @@ class FakePushover:
         return accepted
 
     def _accepted_count(self) -> int:
-        return sum(1 for r in self._requests if r.status == 200)
+        return sum(1 for r in self._requests if r.status == 200 and r.path == MESSAGES_PATH)
 
     def _shortfall(self, count: int, timeout: float) -> str:
         return (f"FakePushover: {self._accepted_count()} of {count} messages accepted "
@@ -325,7 +332,7 @@ class FakePushover:
         with self._changed:
             failure = self._failures.popleft() if self._failures else None
             status, body = self._verdict(request, raw, failure)
-            if status == 200:
+            if status == 200 and request.path == MESSAGES_PATH:
                 self._remaining = max(self._remaining - 1, 0)
             headers = {"X-Limit-App-Limit": str(self._limit),
                        "X-Limit-App-Remaining": str(self._remaining),
@@ -339,6 +346,8 @@ class FakePushover:
             default = {"status": 0, "request": request_id,
                        "errors": [f"fake failure {failure.status}"]}
             return failure.status, failure.body if failure.body is not None else default
+        if request.path == VALIDATE_PATH and request.method == "POST":
+            return self._validation(raw, request_id)
         if request.path != MESSAGES_PATH or request.method != "POST":
             return 404, {"status": 0, "request": request_id, "errors": ["resource not found"]}
         problems = self._problems(request, raw)
@@ -350,6 +359,17 @@ class FakePushover:
             return 429, {"status": 0, "request": request_id,
                          "errors": ["application has exceeded its monthly message limit"]}
         return 200, self._success(raw, request_id)
+
+    def _validation(self, raw: str, request_id: str) -> tuple[int, dict[str, Any]]:
+        """``POST /1/users/validate.json``: is the token valid, and the user key?"""
+        form = _parse(raw)
+        problems = (_check_token(form.get("token"), self.token)
+                    or _check_user(form.get("user"), self.users))
+        if problems:
+            return 400, {"status": 0, "request": request_id,
+                         "errors": [text for _, text in problems]} | {
+                             param: "invalid" for param, _ in problems}
+        return 200, {"status": 1, "group": 0, "devices": ["phone"], "request": request_id}
 
     def _problems(self, request: web.Request, raw: str) -> list[Problem]:
         # The real API also takes JSON and multipart; Kapacitor and pushoverd send forms,

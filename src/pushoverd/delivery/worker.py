@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -55,13 +55,15 @@ class DeliveryWorker:
 
     def __init__(self, store: Store, senders: Mapping[str, Sender], policy: RetryPolicy,
                  settings: WorkerSettings, state: SendingState,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 probe: Callable[[], Awaitable[Any]] | None = None) -> None:
         self._store = store
         self._senders = senders
         self._policy = policy
         self._settings = settings
         self.state = state
         self._clock = clock
+        self._probe = probe
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -110,13 +112,28 @@ class DeliveryWorker:
         now = self._clock()
         if not self.state.may_send(now):
             return False
+        if self.state.breaker_open and self._probe is not None:
+            return await self._probe_breaker(self._probe, now)
         batch = await self._store.claim(now, self._settings.batch_size,
                                         self._settings.lease_timeout)
         if not batch:
             return False
         self._unattempted = {d.id for d in batch}
-        await self._send_batch(batch)
-        await self._release_unattempted()
+        try:
+            await self._send_batch(batch)
+        finally:
+            await self._release_unattempted()
+        return True
+
+    async def _probe_breaker(self, probe: Callable[[], Awaitable[Any]], now: float) -> bool:
+        """Check the credentials without spending an alert; close the breaker if they work."""
+        self.state.on_attempt(now)
+        try:
+            await probe()
+        except PushoverError as exc:
+            log.warning("breaker probe failed, deliveries stay queued: %s", exc)
+            return False
+        self.state.on_success(self._clock(), None)
         return True
 
     async def _send_batch(self, batch: list[Delivery]) -> None:
@@ -153,6 +170,9 @@ class DeliveryWorker:
             result = await sender.send(d.payload)
         except PushoverError as exc:
             return await self._failed(d, exc)
+        except (ValueError, TypeError, KeyError) as exc:  # a stored payload it cannot read
+            await self._store.mark_dead(d.id, f"invalid stored payload: {exc}", self._clock())
+            return True
         now = self._clock()
         self.state.on_success(now, result.limits)
         await self._store.mark_sent(d.id, result.request_id, result.info, now)

@@ -150,6 +150,7 @@ class PushoverClient:
                  max_connections: int = 2,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._url = url
+        self._validate_url = _validate_url(url)
         self._host = httpx.URL(url).host or url
         self._token = token
         self._user_key = user_key
@@ -178,13 +179,32 @@ class PushoverClient:
         """Close the kept-alive connections."""
         await self._http.aclose()
 
+    @property
+    def can_validate(self) -> bool:
+        """Whether the users/validate endpoint can be derived from the messages URL."""
+        return self._validate_url is not None
+
+    async def validate(self, user: str = "") -> SendResult:
+        """Check the token and a user key (default: the configured one) without sending.
+
+        Pushover's ``users/validate.json`` costs no message; raises like ``send``.
+        """
+        if self._validate_url is None:
+            raise PushoverTransientError("no users/validate.json endpoint beside the messages URL")
+        user = user or self._user_key
+        body = urlencode([("token", self._token), ("user", user)])
+        return await self._post(self._validate_url, body, (self._token, self._user_key, user))
+
     async def send(self, message: Message) -> SendResult:
         """POST one message; raise a ``PushoverError`` subclass when it was not accepted."""
         body = urlencode(message.form(self._token, self._user_key))
-        secrets = (self._token, self._user_key, *message.user.split(","))
+        return await self._post(self._url, body,
+                                (self._token, self._user_key, *message.user.split(",")))
+
+    async def _post(self, url: str, body: str, secrets: tuple[str, ...]) -> SendResult:
         async with self._gate:
             try:
-                response = await self._http.post(self._url, content=body, headers=_FORM_HEADERS)
+                response = await self._http.post(url, content=body, headers=_FORM_HEADERS)
             except httpx.RequestError as exc:
                 kind = _transport_kind(exc)
                 log.debug("POST to %s failed: %s", self._host, kind)
@@ -193,6 +213,12 @@ class PushoverClient:
                 raise PushoverTransientError(redact(text, secrets)) from None
         log.debug("POST to %s answered %d", self._host, response.status_code)
         return _classify(response, secrets)
+
+
+def _validate_url(messages_url: str) -> str | None:
+    """``.../1/users/validate.json`` beside ``.../1/messages.json``, if the URL has that shape."""
+    base, _, last = messages_url.rpartition("/")
+    return f"{base}/users/validate.json" if last == "messages.json" else None
 
 
 def _classify(response: httpx.Response, secrets: Iterable[str]) -> SendResult:

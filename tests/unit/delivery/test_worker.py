@@ -105,7 +105,7 @@ class Rig:
     def start(self, *, random: Callable[[], float] = lambda: 0.5, max_age: float = 3600.0,
               threshold: int = 10, probe: float = 300.0, concurrency: int = 2,
               connections: int = 2, lease: float = 30.0, batch: int = 64,
-              poll: float = 0.02) -> DeliveryWorker:
+              poll: float = 0.02, validate_probe: bool = False) -> DeliveryWorker:
         """Build and start a worker (jitter off by default: delays are exact)."""
         self.client = PushoverClient(self.fake.url, TOKEN, USER, timeout=CLIENT_TIMEOUT,
                                      max_connections=connections)
@@ -116,7 +116,8 @@ class Rig:
         settings = WorkerSettings(concurrency=concurrency, poll_interval=poll,
                                   lease_timeout=lease, batch_size=batch)
         self.worker = DeliveryWorker(self.store, {"pushover": PushoverSender(self.client)},
-                                     policy, settings, state, clock=self.clock)
+                                     policy, settings, state, clock=self.clock,
+                                     probe=self.client.validate if validate_probe else None)
         self._workers.append(self.worker)
         self.worker.start()
         return self.worker
@@ -362,6 +363,32 @@ async def test_a_burst_of_4xx_opens_the_breaker_and_a_probe_closes_it(rig: Rig) 
     assert found["c1"].attempts == 1
     assert [r.form["message"] for r in rig.fake.requests][3:] in (
         ["b1", "b2", "c1"], ["b1", "c1", "b2"])
+
+
+async def test_the_breaker_probes_the_credentials_without_spending_an_alert(rig: Rig) -> None:
+    rig.fake.token = "x" * 30  # Pushover now refuses our token, as if it had been revoked
+    worker = rig.start(threshold=2, probe=60.0, validate_probe=True)
+    await rig.enqueue("ops", "a1", "a2")
+    for m in ("a1", "a2"):
+        await rig.until(m, DEAD)
+    await rig.enqueue("ops", "b1")
+
+    await rig.advance(60.0)
+    await eventually(lambda: _async(len(rig.fake.validations) == 1))
+    await quiet()
+    assert worker.state.breaker_open and (await rig.get("b1")).status is PENDING
+
+    rig.fake.token = TOKEN  # the operator fixed it on Pushover's side
+    await rig.advance(60.0)
+    await rig.until("b1", SENT)
+    assert not worker.state.breaker_open
+    assert len(rig.fake.validations) == 2
+    assert [r.form["message"] for r in rig.fake.requests if r.form.get("message")] == [
+        "a1", "a2", "b1"]
+
+
+async def _async(value: T) -> T:
+    return value
 
 
 async def _wait_statuses(rig: Rig, want: dict[str, DeliveryStatus]) -> dict[str, Delivery]:
