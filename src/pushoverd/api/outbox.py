@@ -38,7 +38,8 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "updated": _iso(d.updated_at), "next_attempt": _iso(d.next_attempt_at)
         if d.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) else None,
         "sent": _iso(d.sent_at), "request": d.request_id, "error": d.last_error,
-        "info": d.info, "notification": {k: d.payload[k] for k in _SHOWN if k in d.payload},
+        "info": d.info, "summary": d.summary_id, "summarizes": d.summarizes,
+        "notification": {k: d.payload[k] for k in _SHOWN if k in d.payload},
     }
 
 
