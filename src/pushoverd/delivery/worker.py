@@ -68,6 +68,7 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._unattempted: set[int] = set()
+        self._marks: list[asyncio.Future[None]] = []
 
     def notify(self) -> None:
         """New deliveries were enqueued: look now rather than at the next poll."""
@@ -123,6 +124,7 @@ class DeliveryWorker:
             await self._send_batch(batch)
         finally:
             await self._release_unattempted()
+            await self._flush_marks()
         return True
 
     async def _probe_breaker(self, probe: Callable[[], Awaitable[Any]], now: float) -> bool:
@@ -146,6 +148,8 @@ class DeliveryWorker:
         await asyncio.gather(*(self._send_lane(lane, gate) for lane in lanes.values()))
 
     async def _send_lane(self, lane: list[Delivery], gate: asyncio.Semaphore) -> None:
+        # Strictly one at a time per handler: two in flight could land out of order, and a
+        # failed one would be overtaken by the next.
         for delivery in lane:
             async with gate:
                 if self._stopping or not self.state.may_send(self._clock()):
@@ -154,6 +158,12 @@ class DeliveryWorker:
                 self.state.on_attempt(self._clock())
                 if not await self._attempt(delivery):
                     return  # it will be retried: the handler's later deliveries wait for it
+
+    async def _flush_marks(self) -> None:
+        # Successes are recorded without waiting for each commit (the writer groups them);
+        # they are all durable before the next claim.
+        marks, self._marks = self._marks, []
+        await asyncio.gather(*marks)
 
     async def _release_unattempted(self) -> None:
         if self._unattempted:
@@ -175,7 +185,8 @@ class DeliveryWorker:
             return True
         now = self._clock()
         self.state.on_success(now, result.limits)
-        await self._store.mark_sent(d.id, result.request_id, result.info, now)
+        self._marks.append(asyncio.ensure_future(
+            self._store.mark_sent(d.id, result.request_id, result.info, now)))
         if result.info:
             log.warning("pushover accepted delivery %d with a notice: %s", d.id, result.info)
         return True

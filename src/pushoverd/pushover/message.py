@@ -73,8 +73,9 @@ class Message:
         refused with a 400, so texts past a limit end in an ellipsis instead.
         """
         draft = cls(message, **options)
-        cut = {name: truncate(getattr(draft, name), limit) for name, limit in _LIMITS.items()}
-        return dataclasses.replace(draft, **cut)
+        cut = {name: truncate(text, limit) for name, limit in _LIMITS.items()
+               if len(text := getattr(draft, name)) > limit}
+        return dataclasses.replace(draft, **cut) if cut else draft
 
     def form(self, token: str, default_user: str) -> list[tuple[str, str]]:
         """Return the form fields sorted by key, as Go's ``url.Values.Encode`` orders them.
