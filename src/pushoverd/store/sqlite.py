@@ -113,6 +113,11 @@ class SQLiteStore:
         """How many group commits the writer has made (for benchmarks)."""
         return self._writer.commits
 
+    @property
+    def rollbacks(self) -> int:
+        """How many groups were rolled back and retried write by write."""
+        return self._writer.rollbacks
+
     # Handler specs -------------------------------------------------------------------------
     async def load_handlers(self) -> list[tuple[HandlerSpec, str | None]]:
         """Every handler spec with its source."""

@@ -2,9 +2,10 @@
 
 SQLite allows one writer at a time and a durable commit costs an fsync, so committing per
 request caps throughput at the disk's fsync rate. Instead every write is a function queued to
-one thread; the thread runs everything queued so far inside one transaction, each function in
-its own savepoint (one failing write does not undo the others), commits once, and only then
-resolves the callers' futures: an answer means the data is on disk.
+one thread; the thread runs everything queued so far inside one transaction, commits once, and only then resolves the callers' futures: an answer means
+the data is on disk. Writes rarely fail; when one does, the group is rolled back and each
+write is run again in its own transaction, so it alone fails (a write must therefore be
+repeatable: it may run twice).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class GroupWriter:
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self.commits = 0
+        self.rollbacks = 0
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -84,29 +86,45 @@ class GroupWriter:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            outcomes = [self._apply(conn, fn) for fn, _, _ in batch]
-            conn.execute("COMMIT")
-            self.commits += 1
-        except sqlite3.Error as exc:
-            log.error("store commit failed: %s", exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            failure = StoreError(f"store commit failed: {exc}")
-            outcomes = [(False, failure)] * len(batch)
+            outcomes = self._group(conn, batch)
+        except Exception as exc:
+            # One write failed (or the commit did): undo the group and give every write its
+            # own transaction, so only the failing one fails.
+            log.debug("group of %d writes rolled back (%s); retrying them one by one",
+                      len(batch), exc)
+            self.rollbacks += 1
+            outcomes = [self._alone(conn, fn) for fn, _, _ in batch]
         _resolve(batch, outcomes)
 
-    @staticmethod
-    def _apply(conn: sqlite3.Connection, fn: Write) -> tuple[bool, Any]:
-        conn.execute("SAVEPOINT op")
+    def _group(self, conn: sqlite3.Connection, batch: list[_Item]) -> list[tuple[bool, Any]]:
+        conn.execute("BEGIN IMMEDIATE")
         try:
+            outcomes = [(True, fn(conn)) for fn, _, _ in batch]
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        self.commits += 1
+        return outcomes
+
+    def _alone(self, conn: sqlite3.Connection, fn: Write) -> tuple[bool, Any]:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
             result = fn(conn)
-        except Exception as exc:  # the caller gets it; the other writes in the group go on
-            conn.execute("ROLLBACK TO op")
-            conn.execute("RELEASE op")
+            conn.execute("COMMIT")
+        except Exception as exc:  # the caller gets it
+            _rollback(conn)
+            if isinstance(exc, sqlite3.Error):
+                log.error("store write failed: %s", exc)
+                exc = StoreError(f"store write failed: {exc}")
             return False, exc
-        conn.execute("RELEASE op")
+        self.commits += 1
         return True, result
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _settle(items: list[tuple[asyncio.Future[Any], tuple[bool, Any]]]) -> None:

@@ -138,7 +138,7 @@ async def test_collect_enqueues_what_the_planner_returns(store: SQLiteStore) -> 
     assert (killed.status, killed.last_error) == (DeliveryStatus.DEAD, "service is not enabled")
 
 
-async def test_a_failing_planner_leaves_nothing_and_its_group_still_commits(
+async def test_a_failing_planner_leaves_nothing_and_the_rest_of_its_group_commits(
         store: SQLiteStore) -> None:
     started, gate = threading.Event(), threading.Event()
 
@@ -155,7 +155,7 @@ async def test_a_failing_planner_leaves_nothing_and_its_group_still_commits(
     await store.collect("bad", [event("old", Level.INFO)], no_delivery)
     holder = asyncio.ensure_future(store.collect("held", [event("x")], hold))
     assert await asyncio.to_thread(started.wait, 5)  # the writer is busy with ``holder``
-    commits = store.commits
+    commits, rollbacks = store.commits, store.rollbacks
     group = [asyncio.ensure_future(c) for c in (
         store.collect("good1", [event("a")], one_delivery),
         store.collect("bad", [event("first"), event("second")], explode),
@@ -163,7 +163,8 @@ async def test_a_failing_planner_leaves_nothing_and_its_group_still_commits(
     await asyncio.sleep(0)  # let every collect queue its write
     gate.set()
     results = await asyncio.gather(holder, *group, return_exceptions=True)
-    assert store.commits - commits == 2  # ``holder`` alone, then the three together
+    # ``holder`` alone; the three together fail, so each runs again in its own transaction.
+    assert (store.commits - commits, store.rollbacks - rollbacks) == (3, 1)
     assert results[0] == 0 and results[1] == 1 and results[3] == 1
     assert isinstance(results[2], RuntimeError)
     assert await store.topic("bad") == TopicState("bad", Level.INFO, 1)  # unchanged
