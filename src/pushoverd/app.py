@@ -13,6 +13,7 @@ from aiohttp import web
 from pushoverd.api.http import AccessLogger
 from pushoverd.api.server import build_app
 from pushoverd.config import Config, LoadedConfig
+from pushoverd.delivery.remote import RemoteSender
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.state import SendingState
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
@@ -37,7 +38,18 @@ def build_store(config: Config) -> SQLiteStore:
     return SQLiteStore(store.path or Path(config.data_dir) / "pushoverd.db", store.synchronous)
 
 
-def build_worker(config: Config, store: SQLiteStore, client: PushoverClient) -> DeliveryWorker:
+def build_sender(config: Config, client: PushoverClient) -> PushoverSender | RemoteSender:
+    """Sends in a child process (``separate-process``), or through ``client`` in this one."""
+    d, p = config.pushoverd.delivery, config.pushover
+    if not d.separate_process:
+        return PushoverSender(client)
+    return RemoteSender(p.url, p.token, p.user_key, timeout=d.timeout,
+                        max_connections=d.concurrency, log_level=config.logging.level,
+                        log_file=config.logging.file, secrets=config.secrets())
+
+
+def build_worker(config: Config, store: SQLiteStore,
+                 sender: PushoverSender | RemoteSender) -> DeliveryWorker:
     """The delivery worker with its retry policy and pacing from ``[pushoverd.delivery]``."""
     d = config.pushoverd.delivery
     policy = RetryPolicy(initial=d.retry_initial, maximum=d.retry_max, max_age=d.max_age)
@@ -45,9 +57,8 @@ def build_worker(config: Config, store: SQLiteStore, client: PushoverClient) -> 
                          probe_interval=d.breaker_probe_interval)
     settings = WorkerSettings(concurrency=d.concurrency, poll_interval=d.poll_interval,
                               lease_timeout=d.lease_timeout)
-    probe = client.validate if client.can_validate else None
-    return DeliveryWorker(store, {"pushover": PushoverSender(client)}, policy, settings, state,
-                          probe=probe)
+    probe = sender.validate if sender.can_validate else None
+    return DeliveryWorker(store, {"pushover": sender}, policy, settings, state, probe=probe)
 
 
 def flood_rule(config: Config) -> FloodRule:
@@ -67,7 +78,8 @@ class Daemon:
         self.client = PushoverClient(p.url, p.token, p.user_key,
                                      timeout=config.pushoverd.delivery.timeout,
                                      max_connections=config.pushoverd.delivery.concurrency)
-        self.worker = build_worker(config, self.store, self.client)
+        self.sender = build_sender(config, self.client)
+        self.worker = build_worker(config, self.store, self.sender)
         kinds = KindRegistry([PushoverKind(p.enabled)])
         self.topics = TopicService(self.store, kinds, on_enqueued=self.worker.notify,
                                    flood=flood_rule(config))
@@ -117,6 +129,8 @@ class Daemon:
             await self._runner.cleanup()
         await self.maintenance.stop()
         await self.worker.stop(grace)
+        if isinstance(self.sender, RemoteSender):
+            await self.sender.aclose()
         await self.client.aclose()
         await self.store.close()
         log.info("stopped")

@@ -269,6 +269,8 @@ class DeliveryConfig(_OwnSection):
         "This many 4xx answers from Pushover within breaker-window stop all sending."))
     breaker_window: PositiveDuration = Field(_seconds("5m"), alias="breaker-window", description=(
         "The window breaker-threshold counts in."))
+    separate_process: bool = Field(True, alias="separate-process", description=(
+        "Send from a child process, so the HTTPS work runs on another core than ingest."))
     breaker_probe_interval: PositiveDuration = Field(
         _seconds("5m"), alias="breaker-probe-interval", description=(
             "While the breaker is open, check the token and user key this often (Pushover's "

@@ -103,3 +103,12 @@ class PushoverSender:
     async def send(self, payload: dict[str, Any]) -> SendResult:
         """Send one rendered message exactly as it was stored."""
         return await self._client.send(Message.from_dict(payload))
+
+    @property
+    def can_validate(self) -> bool:
+        """Whether the breaker can probe the credentials through this sender."""
+        return self._client.can_validate
+
+    async def validate(self) -> SendResult:
+        """Check the token and default user key without sending anything."""
+        return await self._client.validate()

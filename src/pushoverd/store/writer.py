@@ -2,10 +2,10 @@
 
 SQLite allows one writer at a time and a durable commit costs an fsync, so committing per
 request caps throughput at the disk's fsync rate. Instead every write is a function queued to
-one thread; the thread runs everything queued so far inside one transaction, commits once, and only then resolves the callers' futures: an answer means
-the data is on disk. Writes rarely fail; when one does, the group is rolled back and each
-write is run again in its own transaction, so it alone fails (a write must therefore be
-repeatable: it may run twice).
+one thread; the thread runs everything queued so far inside one transaction, commits once, and
+only then resolves the callers' futures: an answer means the data is on disk. Writes rarely
+fail; when one does, the group is rolled back and each write is run again in its own
+transaction, so it alone fails (a write must therefore be repeatable: it may run twice).
 """
 
 from __future__ import annotations

@@ -1,0 +1,230 @@
+"""Sending from a child process, so HTTPS work runs on another core than ingest.
+
+Python runs one thread at a time per process, and an httpx request costs far more CPU than
+acknowledging an alert, so sends made in the daemon's own process slow ingest down. The
+worker keeps every decision and every store write; only the sends cross over, as
+length-prefixed JSON frames on a socket pair, and their results or errors come back the same
+way. When the daemon dies the child reads end-of-file and exits; when the child dies the sends
+it had in hand fail as transient (they are retried) and the next send starts a new child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import multiprocessing
+import signal
+import socket
+import struct
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from pushoverd import logs
+from pushoverd.errors import (
+    PushoverError,
+    PushoverRateLimited,
+    PushoverRejected,
+    PushoverTransientError,
+)
+from pushoverd.pushover.client import PushoverClient, RateLimit, SendResult
+from pushoverd.pushover.message import Message
+
+log = logging.getLogger(__name__)
+_HEADER = struct.Struct("!I")
+_ERRORS: dict[str, type[PushoverError]] = {
+    cls.__name__: cls for cls in (PushoverTransientError, PushoverRateLimited, PushoverRejected)}
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
+    size = _HEADER.unpack(await reader.readexactly(_HEADER.size))[0]
+    return json.loads(await reader.readexactly(size))
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message).encode()
+    return _HEADER.pack(len(body)) + body
+
+
+def _result_json(result: SendResult) -> dict[str, Any]:
+    return asdict(result)
+
+
+def _result(data: dict[str, Any]) -> SendResult:
+    limits = data.get("limits")
+    return SendResult(**{**data, "limits": RateLimit(**limits) if limits else None})
+
+
+def _error_json(exc: PushoverError) -> dict[str, Any]:
+    limits = exc.limits if isinstance(exc.limits, RateLimit) else None
+    return {"type": type(exc).__name__, "message": str(exc), "status": exc.status,
+            "reset": getattr(exc, "reset", None), "param": getattr(exc, "param", None),
+            "limits": asdict(limits) if limits else None}
+
+
+def _error(data: dict[str, Any]) -> Exception:
+    if data["type"] == "ValueError":  # the payload itself is unreadable: the worker drops it
+        return ValueError(data["message"])
+    kind = _ERRORS.get(data["type"], PushoverTransientError)
+    limits = RateLimit(**data["limits"]) if data.get("limits") else None
+    extra = {"reset": data.get("reset")} if kind is PushoverRateLimited else (
+        {"param": data.get("param")} if kind is PushoverRejected else {})
+    return kind(data["message"], status=data.get("status"), limits=limits, **extra)
+
+
+class RemoteSender:
+    """A Sender (and breaker probe) whose requests run in a child process."""
+
+    def __init__(self, url: str, token: str, user_key: str, *, timeout: float,
+                 max_connections: int, log_level: str, log_file: str,
+                 secrets: Iterable[str]) -> None:
+        self._args = (url, token, user_key, timeout, max_connections, log_level, log_file,
+                      list(secrets))
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[SendResult]] = {}
+        self._ids = itertools.count()
+        self._starting = asyncio.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, once started."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def can_validate(self) -> bool:
+        """Whether the breaker can probe the credentials (a ``.../messages.json`` URL)."""
+        return self._args[0].rpartition("/")[2] == "messages.json"
+
+    async def send(self, payload: dict[str, Any]) -> SendResult:
+        """Send one stored payload through the child."""
+        return await self._call({"op": "send", "payload": payload})
+
+    async def validate(self) -> SendResult:
+        """Check the token and user key through the child (the breaker's probe)."""
+        return await self._call({"op": "validate"})
+
+    async def _call(self, request: dict[str, Any]) -> SendResult:
+        writer = await self._ensure_started()
+        call_id = next(self._ids)
+        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        try:
+            writer.write(_frame({"id": call_id, **request}))
+            await writer.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            self._pending.pop(call_id, None)
+            raise PushoverTransientError(f"the delivery process is gone: {exc}") from None
+        return await future
+
+    async def _ensure_started(self) -> asyncio.StreamWriter:
+        async with self._starting:
+            if self._writer is None or self._writer.is_closing():
+                await self._start()
+            assert self._writer is not None
+            return self._writer
+
+    async def _start(self) -> None:
+        ours, theirs = socket.socketpair()
+        context = multiprocessing.get_context("spawn")
+        self._process = context.Process(target=child_main, args=(theirs, *self._args),
+                                        name="pushoverd-sender", daemon=True)
+        self._process.start()
+        theirs.close()
+        reader, self._writer = await asyncio.open_connection(sock=ours)
+        self._reading = asyncio.create_task(self._read(reader), name="sender-replies")
+        log.info("delivery process started", extra={"fields": {"pid": self._process.pid}})
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                reply = await _read_frame(reader)
+                future = self._pending.pop(reply["id"], None)
+                if future is None or future.done():
+                    continue
+                if "error" in reply:
+                    future.set_exception(_error(reply["error"]))
+                else:
+                    future.set_result(_result(reply["result"]))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(PushoverTransientError(
+                    "the delivery process exited during the send; it will be retried"))
+
+    async def aclose(self) -> None:
+        """Stop the child: close its socket, then wait for it to exit."""
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(ConnectionError):
+                await self._writer.wait_closed()
+        if self._reading is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reading
+        if self._process is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._join)
+
+    def _join(self) -> None:
+        assert self._process is not None
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+def child_main(sock: socket.socket, url: str, token: str, user_key: str, timeout: float,
+               max_connections: int, log_level: str, log_file: str, secrets: list[str]) -> None:
+    """The child: serve send requests until the daemon closes the socket."""
+    # The daemon decides when to stop; a Ctrl-C aimed at it must not kill sends halfway.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logs.setup(log_level, log_file, secrets)
+    client = PushoverClient(url, token, user_key, timeout=timeout, max_connections=max_connections)
+    asyncio.run(_serve(sock, client, grace=timeout + 1.0))
+
+
+async def _serve(sock: socket.socket, client: PushoverClient, grace: float) -> None:
+    reader, writer = await asyncio.open_connection(sock=sock)
+    running: set[asyncio.Task[None]] = set()
+    async with client:
+        while True:
+            try:
+                request = await _read_frame(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            task = asyncio.create_task(_answer(client, request, writer))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:  # sends already in hand finish, even though nobody may read the answer
+            await asyncio.wait(running, timeout=grace)
+    writer.close()
+
+
+async def _answer(client: PushoverClient, request: dict[str, Any],
+                  writer: asyncio.StreamWriter) -> None:
+    reply: dict[str, Any] = {"id": request["id"]}
+    try:
+        if request["op"] == "validate":
+            result = await client.validate()
+        else:
+            result = await client.send(Message.from_dict(request["payload"]))
+        reply["result"] = _result_json(result)
+    except PushoverError as exc:
+        reply["error"] = _error_json(exc)
+    except (ValueError, TypeError, KeyError) as exc:
+        reply["error"] = {"type": "ValueError", "message": str(exc)}
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        writer.write(_frame(reply))
+        await writer.drain()
