@@ -38,11 +38,13 @@ def build_store(config: Config) -> SQLiteStore:
     return SQLiteStore(store.path or Path(config.data_dir) / "pushoverd.db", store.synchronous)
 
 
-def build_sender(config: Config, client: PushoverClient) -> PushoverSender | RemoteSender:
-    """Sends in a child process (``separate-process``), or through ``client`` in this one."""
+def build_sender(config: Config) -> PushoverSender | RemoteSender:
+    """Sends from a child process (``separate-process``), or from this one; either way over at
+    most ``concurrency`` connections, the only ones the daemon opens to Pushover."""
     d, p = config.pushoverd.delivery, config.pushover
     if not d.separate_process:
-        return PushoverSender(client)
+        return PushoverSender(PushoverClient(p.url, p.token, p.user_key, timeout=d.timeout,
+                                             max_connections=d.concurrency))
     return RemoteSender(p.url, p.token, p.user_key, timeout=d.timeout,
                         max_connections=d.concurrency, log_level=config.logging.level,
                         log_file=config.logging.file, secrets=config.secrets())
@@ -74,13 +76,9 @@ class Daemon:
         self.config = config = loaded.config
         self.loaded = loaded
         self.store = build_store(config)
-        p = config.pushover
-        self.client = PushoverClient(p.url, p.token, p.user_key,
-                                     timeout=config.pushoverd.delivery.timeout,
-                                     max_connections=config.pushoverd.delivery.concurrency)
-        self.sender = build_sender(config, self.client)
+        self.sender = build_sender(config)
         self.worker = build_worker(config, self.store, self.sender)
-        kinds = KindRegistry([PushoverKind(p.enabled)])
+        kinds = KindRegistry([PushoverKind(config.pushover.enabled)])
         self.topics = TopicService(self.store, kinds, on_enqueued=self.worker.notify,
                                    flood=flood_rule(config))
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
@@ -111,7 +109,7 @@ class Daemon:
 
     async def _serve(self) -> None:
         http = self.config.http
-        tests = PushoverServiceTest(self.client, self.config.pushover.enabled)
+        tests = PushoverServiceTest(self.sender, self.config.pushover.enabled)
         app = build_app(self.topics, self.store, self.worker.state, tests)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
@@ -129,9 +127,7 @@ class Daemon:
             await self._runner.cleanup()
         await self.maintenance.stop()
         await self.worker.stop(grace)
-        if isinstance(self.sender, RemoteSender):
-            await self.sender.aclose()
-        await self.client.aclose()
+        await self.sender.aclose()
         await self.store.close()
         log.info("stopped")
 

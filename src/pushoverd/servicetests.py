@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pushoverd.delivery.worker import Sender
 from pushoverd.errors import NotFound, PushoverError, ValidationError
 from pushoverd.handlers.pushover import PRIORITIES
 from pushoverd.models import Level
-from pushoverd.pushover.client import PushoverClient
 from pushoverd.pushover.message import Message
 
 NAME = "pushover"
@@ -56,10 +56,10 @@ def decode(body: Any) -> ServiceTestOptions:
 
 
 class PushoverServiceTest:
-    """Runs the pushover service test through the daemon's Pushover client."""
+    """Runs the pushover service test through the daemon's sender (its only connections)."""
 
-    def __init__(self, client: PushoverClient, enabled: bool) -> None:
-        self._client = client
+    def __init__(self, sender: Sender, enabled: bool) -> None:
+        self._sender = sender
         self._enabled = enabled
 
     def names(self) -> list[str]:
@@ -88,7 +88,7 @@ class PushoverServiceTest:
             url=options.url, url_title=options.url_title, device=options.device,
             sound=options.sound, user=options.user_key)
         try:
-            await self._client.send(message)
+            await self._sender.send(message.to_dict())
         except PushoverError as exc:
             return False, str(exc)
         return True, ""

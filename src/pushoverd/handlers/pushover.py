@@ -112,3 +112,7 @@ class PushoverSender:
     async def validate(self) -> SendResult:
         """Check the token and default user key without sending anything."""
         return await self._client.validate()
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        await self._client.aclose()

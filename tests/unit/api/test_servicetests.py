@@ -13,7 +13,7 @@ from tests.fakes.pushover import FakePushover
 
 from pushoverd.api.server import build_app
 from pushoverd.delivery.state import SendingState
-from pushoverd.handlers.pushover import PushoverKind
+from pushoverd.handlers.pushover import PushoverKind, PushoverSender
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.pushover.client import PushoverClient
 from pushoverd.servicetests import PushoverServiceTest
@@ -42,7 +42,8 @@ async def client_for(tmp_path: Path, url: str, enabled: bool = True) -> TestClie
     await store.open()
     pushover = PushoverClient(url, TOKEN, USER)
     topics = TopicService(store, KindRegistry([PushoverKind(enabled)]))
-    app = build_app(topics, store, SendingState(), PushoverServiceTest(pushover, enabled))
+    app = build_app(topics, store, SendingState(),
+                    PushoverServiceTest(PushoverSender(pushover), enabled))
 
     async def close(_: object) -> None:
         await pushover.aclose()
