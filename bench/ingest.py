@@ -91,6 +91,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="also run the durable phase with one alert id for every request")
     p.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"),
                    help="[pushoverd.store] synchronous")
+    p.add_argument("--separate-process", default="true", choices=("true", "false"),
+                   help="[pushoverd.delivery] separate-process: send from a child process")
     p.add_argument("--phases", default="ceiling,durable,paced,rss",
                    help="comma-separated subset of ceiling,durable,paced,rss")
     p.add_argument("--captures", type=Path,
@@ -276,7 +278,8 @@ class Daemon:
         return path.read_text().count("lvl=error") if path.exists() else 0
 
 
-def daemon_config(folder: Path, port: int, pushover_url: str, synchronous: str) -> str:
+def daemon_config(folder: Path, port: int, pushover_url: str, synchronous: str,
+                  separate: str) -> str:
     """The benchmark's kapacitor.conf."""
     return (
         f'data_dir = "{folder / "data"}"\n'
@@ -286,16 +289,17 @@ def daemon_config(folder: Path, port: int, pushover_url: str, synchronous: str) 
         f'[pushover]\n  enabled = true\n  token = "{TOKEN}"\n  user-key = "{USER}"\n'
         f'  url = "{pushover_url}/1/messages.json"\n'
         f'[pushoverd.store]\n  synchronous = "{synchronous}"\n'
-        f'[pushoverd.flood]\n  enabled = false\n')
+        f'[pushoverd.flood]\n  enabled = false\n'
+        f'[pushoverd.delivery]\n  separate-process = {separate}\n')
 
 
 def start_daemon(children: Children, folder: Path, pushover_url: str,
-                 synchronous: str) -> Daemon:
+                 synchronous: str, separate: str) -> Daemon:
     """pushoverd on a fresh data directory, with the pushover handler created via the API."""
     folder.mkdir(parents=True)
     port = free_port()
     config = folder / "kapacitor.conf"
-    config.write_text(daemon_config(folder, port, pushover_url, synchronous))
+    config.write_text(daemon_config(folder, port, pushover_url, synchronous, separate))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPACITOR_", "PUSHOVERD_"))}
     if env.get("PYTHONPATH"):  # the daemon runs in its own folder: keep relative entries valid
         env["PYTHONPATH"] = os.pathsep.join(
@@ -496,7 +500,7 @@ class Bench:
     def daemon(self, name: str) -> Daemon:
         assert self.fake is not None
         return start_daemon(self.children, self.workdir / name, self.fake.url,
-                            self.args.synchronous)
+                            self.args.synchronous, self.args.separate_process)
 
     def warm(self, daemon: Daemon, tag: str) -> None:
         """Warm up a daemon, let its worker drain, then clear the fake's receipts."""
@@ -660,7 +664,8 @@ def print_header(args: argparse.Namespace, workdir: Path) -> None:
           f"rss-alerts={args.rss_alerts} rss-batch={args.rss_batch} "
           f"rss-drain-wait={args.rss_drain_wait:g}s warmup={args.warmup} "
           f"drain-timeout={args.drain_timeout:g}s "
-          f"synchronous={args.synchronous} phases={args.phases}")
+          f"synchronous={args.synchronous} separate-process={args.separate_process} "
+          f"phases={args.phases}")
     print(f"bodies: {args.captures} (4 captured levels in turn, id cpu:host=<tag><n>)")
 
 
