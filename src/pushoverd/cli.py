@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pushoverd import config as config_module
 from pushoverd import logs
+from pushoverd.app import Daemon
 from pushoverd.errors import ConfigError, PushoverdError
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
@@ -51,12 +52,19 @@ def _problems(exc: PushoverdError) -> list[str]:
     return list(getattr(exc, "problems", None) or [str(exc)])
 
 
-def check(path_arg: str | None) -> int:
-    """Validate the config and every handler file; print one line per problem."""
+def _load_or_report(path_arg: str | None) -> config_module.LoadedConfig | None:
+    """The config, or None after printing one line per problem."""
     try:
-        loaded = _load(path_arg)
+        return _load(path_arg)
     except ConfigError as exc:
         print("\n".join(_problems(exc)), file=sys.stderr)
+        return None
+
+
+def check(path_arg: str | None) -> int:
+    """Validate the config and every handler file; print one line per problem."""
+    loaded = _load_or_report(path_arg)
+    if loaded is None:
         return 1
     problems = _handler_file_problems(loaded.config)
     for problem in problems:
@@ -83,12 +91,8 @@ def _handler_file_problems(config: config_module.Config) -> list[str]:
 
 def run(path_arg: str | None) -> int:
     """Run the daemon until SIGINT/SIGTERM."""
-    from pushoverd.app import Daemon
-
-    try:
-        loaded = _load(path_arg)
-    except ConfigError as exc:
-        print("\n".join(_problems(exc)), file=sys.stderr)
+    loaded = _load_or_report(path_arg)
+    if loaded is None:
         return 1
     cfg = loaded.config
     logs.setup(cfg.logging.level, cfg.logging.file, cfg.secrets())
