@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pushoverd.delivery.recipients import RefusedRecipients
 from pushoverd.delivery.retry import Action, Decision
 from pushoverd.errors import PushoverError, PushoverRejected
 
@@ -37,6 +38,7 @@ class SendingState:
     probe_at: float = 0.0
     limits: Any = None
     last_success_at: float | None = None
+    refused: RefusedRecipients = field(default_factory=RefusedRecipients)
     _rejections: deque[float] = field(default_factory=deque)
 
     def may_send(self, now: float) -> bool:
@@ -122,4 +124,5 @@ class SendingState:
                 "limit": limits.limit, "remaining": limits.remaining,
                 "reset": _iso(limits.reset) if limits.reset else None},
             "last_success": _iso(self.last_success_at) if self.last_success_at else None,
+            "refused_user_keys": self.refused.count(now),
         }

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from pushoverd.delivery.retry import Action, Decision, RetryPolicy
 from pushoverd.delivery.state import SendingState
-from pushoverd.errors import PushoverError
+from pushoverd.errors import PushoverError, PushoverRejected
 from pushoverd.models import Delivery
 from pushoverd.store.base import Store
 
@@ -176,6 +176,10 @@ class DeliveryWorker:
         if sender is None:
             await self._store.mark_dead(d.id, f"no sender for kind {d.kind!r}", self._clock())
             return True
+        user = d.payload.get("user")
+        if user and (reason := self.state.refused.refused(user, self._clock())):
+            await self._store.mark_dead(d.id, reason, self._clock())
+            return True
         try:
             result = await sender.send(d.payload)
         except PushoverError as exc:
@@ -195,6 +199,8 @@ class DeliveryWorker:
         now = self._clock()
         decision = self._policy.decide(exc, d.attempts, d.created_at, now)
         self.state.on_failure(now, exc, decision)
+        if isinstance(exc, PushoverRejected) and exc.param == "user" and d.payload.get("user"):
+            self.state.refused.refuse(d.payload["user"], str(exc), now)
         log.warning("delivery %d (topic %s, handler %s) failed: %s -> %s", d.id, d.topic,
                     d.handler_id, decision.error, decision.action.value)
         await self._record(d, decision, now)

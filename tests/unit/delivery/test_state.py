@@ -49,7 +49,7 @@ def test_a_fresh_state_sends_and_reports_so() -> None:
     assert state.snapshot(T0) == {
         "sending": True, "paused_until": None, "pause_reason": None,
         "breaker": {"open": False, "reason": None, "next_probe": None},
-        "rate_limit": None, "last_success": None,
+        "rate_limit": None, "last_success": None, "refused_user_keys": 0,
     }
 
 

@@ -331,6 +331,29 @@ async def test_a_4xx_is_dead_at_once_with_pushovers_errors(rig: Rig) -> None:
     assert rig.worker is not None and rig.worker.state.may_send(rig.clock())
 
 
+async def test_a_handlers_refused_user_key_is_not_tried_again_for_a_while(rig: Rig) -> None:
+    worker = rig.start(threshold=3)
+    await rig.enqueue("stranger", "s1", **{"user-key": STRANGER})
+    await rig.until("s1", DEAD)
+    await rig.enqueue("stranger", "s2", "s3", "s4", **{"user-key": STRANGER})
+    await rig.enqueue("ops", "o1")
+
+    for m in ("s2", "s3", "s4"):
+        held = await rig.until(m, DEAD)
+        assert held.last_error is not None and held.last_error.startswith(
+            "not sent: Pushover refused this handler's user key")
+        assert STRANGER not in held.last_error
+    await rig.until("o1", SENT)
+    assert [r.form["message"] for r in rig.fake.requests] == ["s1", "o1"]
+    assert not worker.state.breaker_open  # one 4xx, not four
+    assert worker.state.snapshot(rig.clock())["refused_user_keys"] == 1
+
+    await rig.advance(601.0)
+    await rig.enqueue("stranger", "s5", **{"user-key": STRANGER})
+    await rig.until("s5", DEAD)
+    assert [r.form["message"] for r in rig.fake.requests][-1] == "s5"  # tried again
+
+
 async def test_a_burst_of_4xx_opens_the_breaker_and_a_probe_closes_it(rig: Rig) -> None:
     revoked = {"status": 0, "request": "r", "token": "invalid",
                "errors": ["application token is invalid"]}
