@@ -130,3 +130,38 @@ def test_sighup_reloads_the_handler_files(daemon: Daemon, tmp_path: Path) -> Non
         time.sleep(0.05)
     assert cpu["handlers"] == []
     assert [h["id"] for h in mem["handlers"]] == ["mem-oncall"]
+
+
+def test_an_outage_then_recovery_drains_the_backlog_in_arrival_order(
+        daemon: Daemon, fake: FakePushover) -> None:
+    fake.fail_next(1, status=503)
+    bodies = captured_bodies()
+    for body in bodies:
+        assert post(daemon, "cpu", body).status_code == 204
+
+    received = fake.wait_for(4, timeout=30.0)  # the first retry waits Pushover's 5 seconds
+
+    assert fake.requests[0].status == 503
+    assert [r.form["priority"] for r in received] == ["-1", "0", "1", "-2"]
+    first_retry = fake.requests[1].at - fake.requests[0].at
+    assert first_retry >= 4.0  # about 5 s with jitter, never a tight loop
+
+
+def test_sigterm_lets_a_send_in_flight_finish_and_records_it(
+        daemon: Daemon, fake: FakePushover) -> None:
+    fake.hang_next(1, 1.5)
+    assert post(daemon, "cpu", captured_bodies()[2]).status_code == 204
+    deadline = time.monotonic() + 5
+    while fake.max_concurrent == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # wait until the send has reached Pushover, which is slow to answer
+    assert fake.requests == []  # still in flight
+
+    assert daemon.stop(signal.SIGTERM) == 0
+
+    [received] = fake.requests
+    assert received.status == 200
+    daemon.start()
+    sent = httpx.get(f"{daemon.url}/pushoverd/v1/deliveries?status=sent").json()["deliveries"]
+    assert [d["event"] for d in sent] == ["cpu:host=serverA"]
+    time.sleep(0.5)
+    assert len(fake.requests) == 1  # recorded as sent: not sent again after the restart
