@@ -77,7 +77,9 @@ def test_every_acknowledged_alert_is_delivered_after_a_kill_9(
         print(f"\ncrash test: {len(acked)} acknowledged before kill -9, "
               f"{len(missing)} missing, {duplicates} duplicated (sends in flight at the kill)")
     assert missing == []
-    assert duplicates <= 2  # at most the two sends in flight when the process died
+    # Only sends racing the kill may repeat: those in flight, and successes whose record had
+    # not been committed yet (they are written without waiting, in group commits).
+    assert duplicates <= 10
 
 
 def _wait_until_all_sent(fake: FakePushover, acked: list[int]) -> Counter[int]:
