@@ -17,6 +17,7 @@ from pushoverd.delivery.remote import RemoteSender
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.state import SendingState
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
+from pushoverd.errors import StartupError
 from pushoverd.handlers.pushover import PushoverKind, PushoverSender
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
@@ -116,7 +117,10 @@ class Daemon:
                                      **_access_log_options(http.log_enabled))
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host or None, http.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {http.bind_address}: {exc.strerror}") from None
         self.port = _bound_port(self._runner)
         log.info("listening", extra={"fields": {"address": f"{http.host}:{self.port}"}})
 
@@ -139,11 +143,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(
             self.reload_handler_files()))
-        await self.start()
         try:
+            await self.start()
             await stop.wait()
         finally:
-            await self.stop()
+            await self.stop()  # also after a failed start: release what was already opened
 
 
 def _access_log_options(enabled: bool) -> dict[str, Any]:

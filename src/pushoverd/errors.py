@@ -2,6 +2,7 @@
 
     PushoverdError
     ├── ConfigError                 a config file or environment value is wrong
+    ├── StartupError                the daemon cannot start (the port is taken, ...)
     ├── HandlerFileError            a handler file cannot be read or validated
     ├── ValidationError             client input is invalid (HTTP 400)
     │   └── InvalidHandlerSpec      a handler spec is refused (HTTP 400)
@@ -32,6 +33,10 @@ class ConfigError(PushoverdError):
         where = ":".join(str(p) for p in (file, line) if p is not None)
         parts = [p for p in (where, key) if p]
         super().__init__(f"{' '.join(parts)}: {message}" if parts else message)
+
+
+class StartupError(PushoverdError):
+    """The daemon cannot start: its port is taken, its data directory unusable, ..."""
 
 
 class HandlerFileError(PushoverdError):

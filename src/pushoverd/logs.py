@@ -58,6 +58,7 @@ def setup(level: str, file: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        old.close()
     root.addHandler(handler)
     root.setLevel(_LEVELS.get(level.upper(), logging.INFO))
     # httpx logs every request URL at INFO; ours are enough.

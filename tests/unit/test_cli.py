@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,31 @@ def test_run_refuses_a_bad_config_with_exit_code_1(
 
     assert cli.main(["-config", str(conf)]) == 1
     assert "must specify token" in capsys.readouterr().err
+
+
+def test_run_reports_a_taken_port_and_exits_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        conf = tmp_path / "kapacitor.conf"
+        conf.write_text(f'data_dir = "{tmp_path / "data"}"\n'
+                        f'[http]\n  bind-address = "127.0.0.1:{port}"\n'
+                        f'[logging]\n  file = "{tmp_path / "log"}"\n')
+
+        assert cli.main(["-config", str(conf)]) == 1
+
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_run_reports_an_unusable_data_dir_and_exits_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(f'data_dir = "{tmp_path / "file" / "data"}"\n'
+                    f'[logging]\n  file = "{tmp_path / "log"}"\n')
+
+    assert cli.main(["-config", str(conf)]) == 1
+
+    assert "cannot open the database" in capsys.readouterr().err

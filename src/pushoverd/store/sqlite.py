@@ -91,9 +91,12 @@ class SQLiteStore:
 
     async def open(self) -> None:
         """Create the database file and bring its schema up to date."""
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._exclusive = _lock_file(self.path + ".lock")
-        self._writer.start()
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._exclusive = _lock_file(self.path + ".lock")
+            self._writer.start()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the database {self.path}: {exc}") from None
         await self._write(_migrate)
 
     async def close(self) -> None:

@@ -32,6 +32,7 @@ class GroupWriter:
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int = 1024) -> None:
         self._connect = connect
+        self._conn: sqlite3.Connection | None = None
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
@@ -39,7 +40,9 @@ class GroupWriter:
         self.rollbacks = 0
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Connect (here, so a database that cannot be opened fails the caller), then start
+        the writer thread."""
+        self._conn = self._connect()
         self._thread.start()
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
@@ -58,7 +61,8 @@ class GroupWriter:
             self._thread.join()
 
     def _run(self) -> None:
-        conn = self._connect()
+        conn = self._conn
+        assert conn is not None, "start() connects first"
         try:
             stop = False
             while not stop:
