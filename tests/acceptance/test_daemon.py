@@ -165,3 +165,24 @@ def test_sigterm_lets_a_send_in_flight_finish_and_records_it(
     assert [d["event"] for d in sent] == ["cpu:host=serverA"]
     time.sleep(0.5)
     assert len(fake.requests) == 1  # recorded as sent: not sent again after the restart
+
+
+def test_a_storm_becomes_a_few_notifications_and_one_summary(
+        daemon: Daemon, fake: FakePushover) -> None:
+    handler = {"id": "storm", "kind": "pushover",
+               "options": {"title": "Storm", "flood-rate": 3, "flood-interval": "2s"}}
+    assert httpx.post(f"{daemon.url}/kapacitor/v1/alerts/topics/dc/handlers",
+                      json=handler).status_code == 200
+    alerts = [{"id": f"host{n}", "level": "CRITICAL" if n % 3 else "WARNING",
+               "message": f"host{n} is down"} for n in range(20)]
+    assert post(daemon, "dc", json.dumps(alerts)).status_code == 204
+
+    received = fake.wait_for(4, timeout=15.0)
+
+    assert [r.form["message"] for r in received] == [
+        "host0 is down", "host1 is down", "host2 is down",
+        "17 more alerts on topic dc: 11 CRITICAL, 6 WARNING; latest: host19 is down"]
+    assert received[3].form["priority"] == "1" and received[3].form["title"] == "Storm"
+    held = httpx.get(f"{daemon.url}/pushoverd/v1/deliveries?status=coalesced&limit=100").json()
+    assert len(held["deliveries"]) == 17  # every alert stays visible
+    assert httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/dc").json()["collected"] == 20
