@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -186,3 +187,20 @@ def test_a_storm_becomes_a_few_notifications_and_one_summary(
     held = httpx.get(f"{daemon.url}/pushoverd/v1/deliveries?status=coalesced&limit=100").json()
     assert len(held["deliveries"]) == 17  # every alert stays visible
     assert httpx.get(f"{daemon.url}/kapacitor/v1/alerts/topics/dc").json()["collected"] == 20
+
+
+def test_killing_the_sender_child_loses_nothing(daemon: Daemon, fake: FakePushover) -> None:
+    bodies = captured_bodies()
+    assert post(daemon, "cpu", bodies[0]).status_code == 204
+    fake.wait_for(1)
+    assert daemon.proc is not None
+    children = Path(f"/proc/{daemon.proc.pid}/task/{daemon.proc.pid}/children").read_text()
+    [child] = [int(pid) for pid in children.split()  # the sender, not the resource tracker
+               if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    os.kill(child, signal.SIGKILL)
+    for body in bodies[1:]:
+        assert post(daemon, "cpu", body).status_code == 204
+
+    received = fake.wait_for(4, timeout=20.0)
+    assert [r.form["priority"] for r in received] == ["-1", "0", "1", "-2"]
