@@ -57,6 +57,17 @@ def post(daemon: Daemon, topic: str, body: str) -> httpx.Response:
                       headers={"Content-Type": "application/json"})
 
 
+def wait_until_sent(daemon: Daemon, count: int, timeout: float = 10.0) -> None:
+    """Wait until ``count`` deliveries are recorded as sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = httpx.get(f"{daemon.url}/pushoverd/v1/deliveries?status=sent")
+        if len(answer.json()["deliveries"]) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {count} deliveries recorded as sent")
+
+
 def test_each_level_reaches_pushover_with_kapacitors_form_plus_the_alert_time(
         daemon: Daemon, fake: FakePushover) -> None:
     bodies = captured_bodies()
@@ -192,7 +203,7 @@ def test_a_storm_becomes_a_few_notifications_and_one_summary(
 def test_killing_the_sender_child_loses_nothing(daemon: Daemon, fake: FakePushover) -> None:
     bodies = captured_bodies()
     assert post(daemon, "cpu", bodies[0]).status_code == 204
-    fake.wait_for(1)
+    wait_until_sent(daemon, 1)  # recorded, not just received: else it is rightly sent again
     assert daemon.proc is not None
     children = Path(f"/proc/{daemon.proc.pid}/task/{daemon.proc.pid}/children").read_text()
     [child] = [int(pid) for pid in children.split()  # the sender, not the resource tracker
