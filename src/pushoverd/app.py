@@ -94,6 +94,10 @@ class Daemon:
             log.info("ignoring config settings pushoverd does not use: %s",
                      ", ".join(self.loaded.ignored))
         await self.store.open()
+        if self.store.reclaimed:
+            log.warning("%d deliveries were being sent when the daemon last stopped; they are "
+                        "sent again (Pushover may have received some already)",
+                        self.store.reclaimed)
         await self.topics.start()
         await self.reload_handler_files()
         if not self.config.pushover.enabled:

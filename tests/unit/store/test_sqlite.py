@@ -235,6 +235,24 @@ async def test_leased_deliveries_come_back_only_when_the_lease_expires(
     assert (again.id, again.attempts) == (delivery_id, 2)
 
 
+async def test_a_reopened_store_frees_the_leases_a_dead_run_held(db_path: Path) -> None:
+    first = SQLiteStore(db_path)
+    await first.open()
+    [delivery_id] = await enqueue(first, 1)
+    await first.claim(later(), 10, LEASE)  # ... and the daemon dies mid-send
+    await first.close()
+
+    second = SQLiteStore(db_path)
+    await second.open()
+    try:
+        assert second.reclaimed == 1
+        [again] = await second.claim(later(), 10, LEASE)  # now, not after the lease
+        assert (again.id, again.attempts) == (delivery_id, 2)
+        assert again.last_error == "interrupted: the daemon stopped during the send"
+    finally:
+        await second.close()
+
+
 async def test_nothing_is_claimed_before_it_is_due(store: SQLiteStore) -> None:
     await enqueue(store, 1)
     assert await store.claim(time.time() - 60, 10, LEASE) == []
