@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 from pushoverd import config as config_module
 from pushoverd import logs
@@ -84,8 +83,7 @@ def _handler_file_problems(config: config_module.Config) -> list[str]:
         try:
             compile_spec(kinds, spec)
         except PushoverdError as exc:
-            text = Path(path).read_text(encoding="utf-8")
-            problems.append(str(file_error(path, text, exc)))
+            problems.append(str(file_error(path, exc)))
     return problems
 
 

@@ -56,6 +56,12 @@ def format_rfc3339nano(ns: int) -> str:
     return stamp + "Z"
 
 
+def format_unix(ts: float, timespec: str = "seconds") -> str:
+    """A Unix time as ISO 8601 in UTC with a ``Z`` (``2026-11-23T07:00:00Z``)."""
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec)
+    return text.replace("+00:00", "Z")
+
+
 def parse_go_duration(text: str) -> int:
     """Parse Go duration text (``"10s"``, ``"1h30m"``, ``"1.5ms"``) into nanoseconds."""
     s = text.strip()

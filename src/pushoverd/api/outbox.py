@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,7 +12,7 @@ from pushoverd.delivery.state import SendingState
 from pushoverd.errors import NotFound, ValidationError
 from pushoverd.models import Delivery, DeliveryFilter, DeliveryStatus
 from pushoverd.store.base import Store
-from pushoverd.timefmt import parse_rfc3339nano
+from pushoverd.timefmt import format_unix, parse_rfc3339nano
 
 STORE = web.AppKey("store", Store)
 STATE = web.AppKey("sending_state", SendingState)
@@ -23,10 +22,7 @@ _SHOWN = ("message", "title", "priority", "url", "url_title", "device", "sound",
 
 
 def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return None if ts is None else format_unix(ts, "milliseconds")
 
 
 def delivery_json(d: Delivery) -> dict[str, Any]:

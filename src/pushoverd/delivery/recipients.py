@@ -10,7 +10,8 @@ fixed. The configured default key is left to the breaker, which keeps deliveries
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+
+from pushoverd.timefmt import format_unix
 
 HOLD_SECONDS = 600.0
 """How long a refused key is not tried again."""
@@ -41,9 +42,8 @@ class RefusedRecipients:
         if until <= now:
             del self._until[_fingerprint(user)]
             return None
-        when = datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds")
         return (f"not sent: Pushover refused this handler's user key ({error}); held back "
-                f"until {when.replace('+00:00', 'Z')}. Fix the handler's user-key, then requeue")
+                f"until {format_unix(until)}. Fix the handler's user-key, then requeue")
 
     def count(self, now: float) -> int:
         """How many keys are held back now."""

@@ -10,18 +10,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pushoverd.delivery.recipients import RefusedRecipients
 from pushoverd.delivery.retry import Action, Decision
 from pushoverd.errors import PushoverError, PushoverRejected
+from pushoverd.timefmt import format_unix
 
 log = logging.getLogger(__name__)
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -73,14 +71,15 @@ class SendingState:
         self._note_limits(limits)
         remaining, reset = getattr(limits, "remaining", None), getattr(limits, "reset", None)
         if remaining == 0 and reset and reset > now:
-            self._pause(float(reset), f"Pushover message quota exhausted until {_iso(reset)}")
+            until = format_unix(reset)
+            self._pause(float(reset), f"Pushover message quota exhausted until {until}")
 
     def on_failure(self, now: float, exc: PushoverError, decision: Decision) -> None:
         """A send failed: pause on outages and rate limits, count rejections for the breaker."""
         self._note_limits(exc.limits)
         if decision.action is Action.PAUSE and decision.retry_at:
             until = decision.retry_at
-            self._pause(until, f"rate limited by Pushover until {_iso(until)}")
+            self._pause(until, f"rate limited by Pushover until {format_unix(until)}")
         elif decision.action is Action.RETRY and decision.retry_at:
             self._pause(decision.retry_at, f"Pushover unavailable: {decision.error}")
         elif isinstance(exc, PushoverRejected):
@@ -90,7 +89,7 @@ class SendingState:
         if self.paused_until is not None and self.paused_until >= until:
             return  # a longer pause (a rate limit, a later retry) already covers this one
         self.paused_until, self.pause_reason = until, reason
-        log.warning("pausing deliveries until %s: %s", _iso(until), reason)
+        log.warning("pausing deliveries until %s: %s", format_unix(until), reason)
 
     def _note_limits(self, limits: Any) -> None:
         if limits is not None:
@@ -116,13 +115,13 @@ class SendingState:
         limits = self.limits
         return {
             "sending": self.may_send(now),
-            "paused_until": _iso(self.paused_until) if self.paused_until else None,
+            "paused_until": format_unix(self.paused_until) if self.paused_until else None,
             "pause_reason": self.pause_reason if self.paused_until else None,
             "breaker": {"open": self.breaker_open, "reason": self.breaker_reason,
-                        "next_probe": _iso(self.probe_at) if self.breaker_open else None},
+                        "next_probe": format_unix(self.probe_at) if self.breaker_open else None},
             "rate_limit": None if limits is None else {
                 "limit": limits.limit, "remaining": limits.remaining,
-                "reset": _iso(limits.reset) if limits.reset else None},
-            "last_success": _iso(self.last_success_at) if self.last_success_at else None,
+                "reset": format_unix(limits.reset) if limits.reset else None},
+            "last_success": format_unix(self.last_success_at) if self.last_success_at else None,
             "refused_user_keys": self.refused.count(now),
         }

@@ -121,8 +121,12 @@ def _first_line(text: str) -> int:
     return 1
 
 
-def file_error(path: str, text: str | None, exc: PushoverdError) -> HandlerFileError:
-    """A service-level refusal of a file's spec, reported against the file."""
+def file_error(path: str, exc: PushoverdError) -> HandlerFileError:
+    """A service-level refusal of a file's spec, reported against the file (and its line)."""
     key = next((k for k in ("options", "match", "kind", "id", "topic") if k in str(exc)), None)
+    try:
+        text = _read_text(path)
+    except HandlerFileError:  # gone or unreadable since it was parsed: no line then
+        text = ""
     line = _line_of(text, key) if text and key else None
     return HandlerFileError(path, str(exc), line=line, key=key)

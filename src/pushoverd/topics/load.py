@@ -27,7 +27,7 @@ async def load_handler_files(service: TopicService, folder: str | Path) -> list[
             await _define(service, spec, path)
             applied.add((spec.topic, spec.id))
         except PushoverdError as exc:
-            errors.append(file_error(path, _text(path), exc))
+            errors.append(file_error(path, exc))
     await _remove_missing(service, applied, result, {e.path for e in errors})
     for error in errors:
         log.error("handler file skipped: %s", error)
@@ -53,10 +53,3 @@ async def _remove_missing(service: TopicService, applied: set[tuple[str, str]],
             continue
         await service.delete_handler(topic, handler_id)
         log.info("removed handler %s/%s: its file %s is gone", topic, handler_id, path)
-
-
-def _text(path: str) -> str | None:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return None

@@ -187,6 +187,8 @@ def test_service_refusal_is_reported_against_the_file_key_and_line(tmp_path: Pat
     exc = InvalidHandlerSpec("failed to create handler: failed to decode options into "
                              "*pushover.HandlerConfig: 1 error(s) decoding:\n\n"
                              "* '' has invalid keys: nosuchoption")
-    error = file_error("h.yaml", text, exc)
-    assert (error.path, error.key, error.line) == ("h.yaml", "options", 4)
-    assert str(error).startswith("h.yaml:4: options: failed to create handler: ")
+    path = tmp_path / "h.yaml"
+    path.write_text(text)
+    error = file_error(str(path), exc)
+    assert (error.path, error.key, error.line) == (str(path), "options", 4)
+    assert str(error).startswith(f"{path}:4: options: failed to create handler: ")
