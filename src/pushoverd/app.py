@@ -6,7 +6,6 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -118,7 +117,7 @@ class Daemon:
         app = build_app(self.topics, self.store, self.worker.state, tests)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
-                                     **_access_log_options(http.log_enabled))
+                                     access_log_class=AccessLogger)
         await self._runner.setup()
         site = web.TCPSite(self._runner, http.host or None, http.port)
         try:
@@ -152,10 +151,6 @@ class Daemon:
             await stop.wait()
         finally:
             await self.stop()  # also after a failed start: release what was already opened
-
-
-def _access_log_options(enabled: bool) -> dict[str, Any]:
-    return {"access_log_class": AccessLogger} if enabled else {}
 
 
 def _bound_port(runner: web.AppRunner) -> int | None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
 from pushoverd.errors import ValidationError
 from pushoverd.models import Delivery, Event, HandlerSpec
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Handler(Protocol):
@@ -37,8 +39,7 @@ class Kind(Protocol):
         """One payload standing for deliveries held back by flood control (oldest first)."""
 
 
-def decode_options(model: type[BaseModel], options: Mapping[str, Any] | None,
-                   target: str) -> BaseModel:
+def decode_options(model: type[M], options: Mapping[str, Any] | None, target: str) -> M:
     """Decode handler options strictly, reporting errors the way Kapacitor's mapstructure does.
 
     ``target`` names the Go type Kapacitor would decode into (``*pushover.HandlerConfig``) so

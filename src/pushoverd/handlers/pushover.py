@@ -72,7 +72,6 @@ class PushoverKind:
     def compile(self, spec: HandlerSpec) -> PushoverHandler:
         """Validate the options as Kapacitor does (unknown keys and non-strings refused)."""
         options = decode_options(PushoverOptions, spec.options, "*pushover.HandlerConfig")
-        assert isinstance(options, PushoverOptions)
         return PushoverHandler(spec, options)
 
     def summarize(self, topic: str, held: list[Delivery]) -> dict[str, Any]:
