@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 from pathlib import Path
 
 import pytest
 
+from pushoverd import config as config_package
 from pushoverd.config import (
     Config,
     LoadedConfig,
@@ -355,3 +358,29 @@ def test_secrets_are_not_in_error_messages(tmp_path: Path) -> None:
     assert TOKEN not in str(err) and "7" not in str(err).split("user-key")[1].split("\n")[0]
     err = load_error(tmp_path, '[pushover]\ntoken = ["x-secret-x"]\n')
     assert "x-secret-x" not in str(err) and "pushover.token" in str(err)
+
+
+# --- the package ---------------------------------------------------------------------------------
+
+def test_public_names_are_re_exported() -> None:
+    assert sorted(config_package.__all__) == sorted([
+        "Config", "DeliveryConfig", "FloodConfig", "HTTPConfig", "LoadConfig", "LoadedConfig",
+        "LoggingConfig", "PushoverConfig", "PushoverdConfig", "StoreConfig", "DEFAULT_PUSHOVER_URL",
+        "default_config_text", "find_config_path", "load", "resolve_paths"])
+    assert all(hasattr(config_package, name) for name in config_package.__all__)
+
+
+@pytest.mark.parametrize(("module", "allowed"), [
+    ("schema", set()),
+    ("environment", {"schema"}),
+    ("problems", {"schema"}),
+    ("loading", {"schema", "environment", "problems"}),
+    ("render", {"schema"}),
+])
+def test_modules_depend_one_way(module: str, allowed: set[str]) -> None:
+    source = Path(importlib.import_module(f"pushoverd.config.{module}").__file__ or "")
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    imported = {node.module.removeprefix("pushoverd.config.") for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module
+                and node.module.startswith("pushoverd.config")}
+    assert imported <= allowed

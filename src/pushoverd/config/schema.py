@@ -1,0 +1,318 @@
+"""The configuration's shape: one pydantic model per TOML table, and the value types they use.
+
+A table Kapacitor also reads ignores keys it does not know; a ``[pushoverd.*]`` table refuses
+them. Durations are held as float seconds. This module imports nothing from its siblings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+
+from pushoverd.timefmt import parse_go_duration
+
+__all__ = [
+    "DEFAULT_PUSHOVER_URL",
+    "NS",
+    "Config",
+    "DeliveryConfig",
+    "Duration",
+    "FloodConfig",
+    "HTTPConfig",
+    "LoadConfig",
+    "LoggingConfig",
+    "PositiveDuration",
+    "PushoverConfig",
+    "PushoverdConfig",
+    "StoreConfig",
+    "is_model",
+    "is_secret",
+]
+
+NS = 1_000_000_000
+"""Nanoseconds per second: Go durations count nanoseconds, the models hold float seconds."""
+
+DEFAULT_PUSHOVER_URL = "https://api.pushover.net/1/messages.json"
+_LEVELS = ("DEBUG", "INFO", "WARN", "WARNING", "ERROR")
+
+
+# --- value types -------------------------------------------------------------------------------
+
+def _seconds(text: str) -> float:
+    """Go duration text as float seconds, for the defaults below."""
+    return parse_go_duration(text) / NS
+
+
+def _to_seconds(value: object) -> object:
+    """Read a duration from Go duration text or integer nanoseconds into float seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError('must be a duration such as "10s" or "1h30m"')
+    try:
+        ns = value if isinstance(value, int) else parse_go_duration(value)
+    except ValueError:
+        raise ValueError(f'invalid duration {value!r}: use Go text such as "10s"') from None
+    if ns < 0:
+        raise ValueError("must not be negative")
+    return ns / NS
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be greater than 0s")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_to_seconds)]
+"""A non-negative duration in float seconds, read from Go duration text or integer nanoseconds."""
+
+PositiveDuration = Annotated[float, BeforeValidator(_to_seconds), AfterValidator(_positive)]
+"""A duration that must be greater than zero."""
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+class _KapacitorSection(BaseModel):
+    """A table Kapacitor also reads: keys this model does not know are ignored and reported."""
+
+    model_config = ConfigDict(strict=True, frozen=True, populate_by_name=True, extra="ignore")
+
+
+class _OwnSection(BaseModel):
+    """A pushoverd table: an unknown key is an error."""
+
+    model_config = ConfigDict(strict=True, frozen=True, populate_by_name=True, extra="forbid")
+
+
+# --- Kapacitor's tables ------------------------------------------------------------------------
+
+class HTTPConfig(_KapacitorSection):
+    """``[http]``: where the Kapacitor-compatible API listens. Durations are float seconds."""
+
+    bind_address: str = Field(":9092", alias="bind-address", description=(
+        "The address the HTTP API binds to, as host:port. An empty host means every interface."))
+    log_enabled: bool = Field(True, alias="log-enabled", description=(
+        "Log one line per HTTP request (the access log)."))
+    shutdown_timeout: Duration = Field(_seconds("10s"), alias="shutdown-timeout", description=(
+        "How long in-flight requests may take to finish at shutdown."))
+
+    @field_validator("bind_address")
+    @classmethod
+    def _check_bind_address(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep:
+            raise ValueError(f"invalid http bind address {value}: missing port in address")
+        if ":" in host and not (host.startswith("[") and host.endswith("]")):
+            raise ValueError(f"invalid http bind address {value}: too many colons in address")
+        if not re.fullmatch(r"[0-9]+", port) or int(port) > 65535:
+            raise ValueError(f"invalid http bind address port {port!r}: must be 0..65535")
+        return value
+
+    @property
+    def host(self) -> str:
+        """The host part of ``bind-address`` without IPv6 brackets; ``""`` means every interface."""
+        return self.bind_address.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        """The port part of ``bind-address``."""
+        return int(self.bind_address.rpartition(":")[2])
+
+
+class LoggingConfig(_KapacitorSection):
+    """``[logging]``: where log lines go and how many. ``level`` is normalised to upper case."""
+
+    file: str = Field("STDERR", description=(
+        "Where to write the log: STDERR, STDOUT or a file path."))
+    level: Annotated[str, BeforeValidator(_upper)] = Field("INFO", description=(
+        "The least severe level logged: DEBUG, INFO, WARN or ERROR."))
+
+    @field_validator("level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value not in _LEVELS:
+            raise ValueError(f"unknown level {value!r}: use DEBUG, INFO, WARN or ERROR")
+        return value
+
+
+class LoadConfig(_KapacitorSection):
+    """``[load]``: topic-handler files loaded at startup and on SIGHUP."""
+
+    enabled: bool = Field(False, description=(
+        "Load topic-handler files from <dir>/handlers/ at startup and on SIGHUP."))
+    dir: str = Field("./load", description=(
+        "The load directory. Unlike Kapacitor, a relative path is allowed."))
+
+    @property
+    def handlers_dir(self) -> str:
+        """The directory the handler files are read from."""
+        return os.path.join(self.dir, "handlers")
+
+
+class PushoverConfig(_KapacitorSection):
+    """``[pushover]``: Kapacitor's Pushover service. ``token`` and ``user-key`` are not in repr."""
+
+    enabled: bool = Field(False, description=(
+        "Enable sending to Pushover. Handlers of kind pushover need it."))
+    token: str = Field("", repr=False, validate_default=True, description=(
+        "The Pushover application API token. Secret: never logged."))
+    user_key: str = Field("", alias="user-key", repr=False, validate_default=True, description=(
+        "The default Pushover user or group key; a handler's user-key option overrides it. "
+        "Secret: never logged."))
+    url: str = Field(DEFAULT_PUSHOVER_URL, validate_default=True, description=(
+        "The Pushover messages endpoint."))
+
+    @field_validator("token", "user_key", "url")
+    @classmethod
+    def _required_when_enabled(cls, value: str, info: ValidationInfo) -> str:
+        # Kapacitor validates only an enabled service, with these messages.
+        if info.data.get("enabled") and not value:
+            raise ValueError(f"must specify {info.field_name.replace('_', ' ')}")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str, info: ValidationInfo) -> str:
+        if not info.data.get("enabled"):
+            return value
+        try:
+            parts = urlsplit(value)
+        except ValueError as exc:
+            raise ValueError(f'invalid URL "{value}": {exc}') from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f'invalid URL "{value}": must be an http or https URL with a host')
+        return value
+
+
+# --- pushoverd's own tables --------------------------------------------------------------------
+
+class StoreConfig(_OwnSection):
+    """``[pushoverd.store]``: where topics, handlers and the delivery outbox are kept."""
+
+    backend: Annotated[Literal["sqlite", "postgres"], BeforeValidator(_lower)] = Field(
+        "sqlite", description="The store backend: sqlite (postgres is reserved for later).")
+    path: str = Field("", description=(
+        'The SQLite database file. "" means <data_dir>/pushoverd.db.'))
+    synchronous: Annotated[Literal["FULL", "NORMAL"], BeforeValidator(_upper)] = Field(
+        "FULL", description=(
+            "SQLite durability: FULL syncs every commit, NORMAL may lose the last commits on "
+            "power loss."))
+    dsn: str = Field("", repr=False, description=(
+        "The PostgreSQL connection string (postgres backend only). Secret: never logged."))
+    commit_interval: Duration = Field(_seconds("0s"), alias="commit-interval", description=(
+        "How long the writer may wait to gather several writes into one commit."))
+
+
+class DeliveryConfig(_OwnSection):
+    """``[pushoverd.delivery]``: the outbox worker that sends to Pushover. Durations in seconds."""
+
+    timeout: PositiveDuration = Field(_seconds("10s"), description=(
+        "The timeout of one request to Pushover."))
+    concurrency: int = Field(2, ge=1, le=2, description=(
+        "Concurrent requests to Pushover: 1 or 2 (Pushover allows at most 2 connections)."))
+    poll_interval: PositiveDuration = Field(_seconds("1s"), alias="poll-interval", description=(
+        "How often the worker looks for due deliveries when nothing wakes it."))
+    lease_timeout: PositiveDuration = Field(_seconds("60s"), alias="lease-timeout", description=(
+        "How long a claimed delivery stays claimed before another worker may take it over. "
+        "Must exceed timeout."))
+    max_age: PositiveDuration = Field(_seconds("6h"), alias="max-age", description=(
+        "How long a delivery is retried before it is dead-lettered."))
+    retry_initial: PositiveDuration = Field(_seconds("5s"), alias="retry-initial", description=(
+        "The first retry delay; each further retry doubles it."))
+    retry_max: PositiveDuration = Field(_seconds("5m"), alias="retry-max", description=(
+        "The longest retry delay. Must be at least retry-initial."))
+    retention: PositiveDuration = Field(_seconds("168h"), description=(
+        "Sent and dead deliveries older than this are pruned."))
+    breaker_threshold: int = Field(10, ge=1, alias="breaker-threshold", description=(
+        "This many 4xx answers from Pushover within breaker-window stop all sending."))
+    breaker_window: PositiveDuration = Field(_seconds("5m"), alias="breaker-window", description=(
+        "The window breaker-threshold counts in."))
+    separate_process: bool = Field(True, alias="separate-process", description=(
+        "Send from a child process, so the HTTPS work runs on another core than ingest."))
+    breaker_probe_interval: PositiveDuration = Field(
+        _seconds("5m"), alias="breaker-probe-interval", description=(
+            "While the breaker is open, check the token and user key this often (Pushover's "
+            "users/validate, which sends nothing) and resume once they are accepted."))
+
+    @field_validator("lease_timeout")
+    @classmethod
+    def _lease_exceeds_timeout(cls, value: float, info: ValidationInfo) -> float:
+        # A lease that ends mid-request would let a second worker send the same message.
+        if value <= info.data.get("timeout", 0):
+            raise ValueError("must be greater than timeout")
+        return value
+
+    @field_validator("retry_max")
+    @classmethod
+    def _max_covers_initial(cls, value: float, info: ValidationInfo) -> float:
+        if value < info.data.get("retry_initial", 0):
+            raise ValueError("must be at least retry-initial")
+        return value
+
+
+class FloodConfig(_OwnSection):
+    """``[pushoverd.flood]``: per-handler flood control. ``interval`` is in seconds."""
+
+    enabled: bool = Field(True, description=(
+        "Coalesce notifications when a handler sends more than rate per interval."))
+    rate: int = Field(10, ge=1, description=(
+        "Notifications per handler per interval before the rest are coalesced into one."))
+    interval: PositiveDuration = Field(_seconds("1m"), description=(
+        "The window rate counts in."))
+
+
+class PushoverdConfig(_OwnSection):
+    """``[pushoverd]``: pushoverd's own settings, kept out of every table name Kapacitor uses."""
+
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    flood: FloodConfig = Field(default_factory=FloodConfig)
+
+
+class Config(_KapacitorSection):
+    """The whole configuration. Build it with :func:`load`; it is immutable."""
+
+    hostname: str = Field("localhost", description=(
+        "The name of this host, used in links and logs."))
+    data_dir: str = Field("./data", alias="data_dir", description=(
+        "Where pushoverd keeps its data, including the default SQLite database."))
+    http: HTTPConfig = Field(default_factory=HTTPConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    pushover: PushoverConfig = Field(default_factory=PushoverConfig)
+    pushoverd: PushoverdConfig = Field(default_factory=PushoverdConfig)
+
+    def secrets(self) -> list[str]:
+        """The non-empty secret values, for the logger to redact."""
+        candidates = (self.pushover.token, self.pushover.user_key, self.pushoverd.store.dsn)
+        return [value for value in candidates if value]
+
+
+# --- questions the sibling modules ask of a field ----------------------------------------------
+
+def is_model(annotation: object) -> bool:
+    """Whether a field's annotation is a table (a model) rather than a value."""
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def is_secret(field: FieldInfo) -> bool:
+    """Whether a field holds a secret: those are declared with ``repr=False``."""
+    return field.repr is False
