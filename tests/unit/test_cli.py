@@ -73,6 +73,19 @@ def test_run_refuses_a_bad_config_with_exit_code_1(
     assert "must specify token" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_postgres_store_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text('[pushoverd.store]\n  backend = "postgres"\n')
+
+    assert cli.main([command, "-config", str(conf)]) == 1
+
+    assert capsys.readouterr().err == (
+        f"{conf}:2 pushoverd.store.backend: the postgres backend is not available yet; "
+        'use "sqlite"\n')
+
+
 def test_run_reports_a_taken_port_and_exits_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as taken:

@@ -13,6 +13,7 @@ from pushoverd import config as config_package
 from pushoverd.config import (
     Config,
     LoadedConfig,
+    StoreConfig,
     default_config_text,
     find_config_path,
     load,
@@ -108,7 +109,7 @@ def test_kapacitor_inputs_conf_loads_with_pushover_enabled() -> None:
 def test_own_tables_and_durations(tmp_path: Path) -> None:
     c = load_text(tmp_path, """
 [pushoverd.store]
-backend = "postgres"
+backend = "SQLite"
 synchronous = "normal"
 commit-interval = 5000000
 [pushoverd.delivery]
@@ -119,7 +120,7 @@ concurrency = 1
 enabled = false
 rate = 3
 """).config
-    assert (c.pushoverd.store.backend, c.pushoverd.store.synchronous) == ("postgres", "NORMAL")
+    assert (c.pushoverd.store.backend, c.pushoverd.store.synchronous) == ("sqlite", "NORMAL")
     assert c.pushoverd.store.commit_interval == pytest.approx(0.005)
     assert c.pushoverd.delivery.timeout == 1.5 and c.pushoverd.delivery.lease_timeout == 5400.0
     assert c.pushoverd.delivery.concurrency == 1
@@ -145,6 +146,26 @@ def test_invalid_values_name_the_key(tmp_path: Path, text: str, key: str, fragme
     err = load_error(tmp_path, text)
     assert err.key == key and fragment in str(err)
     assert str(err).startswith(f"{tmp_path / 'pushoverd.conf'}:2 {key}: ")
+
+
+NO_POSTGRES = 'pushoverd.store.backend: the postgres backend is not available yet; use "sqlite"'
+
+
+@pytest.mark.parametrize("name", ["postgres", "Postgres"])
+def test_postgres_backend_is_refused_until_it_exists(tmp_path: Path, name: str) -> None:
+    err = load_error(tmp_path, f'hostname = "h"\n[pushoverd.store]\nbackend = "{name}"\n')
+    assert err.problems == [f"{tmp_path / 'pushoverd.conf'}:3 {NO_POSTGRES}"]  # type: ignore[attr-defined]
+
+
+def test_postgres_backend_from_the_environment_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load(None, env={"PUSHOVERD_STORE_BACKEND": "postgres"})
+    expected = NO_POSTGRES.replace("pushoverd.store.backend", "PUSHOVERD_STORE_BACKEND")
+    assert info.value.problems == [expected]  # type: ignore[attr-defined]
+
+
+def test_postgres_stays_documented_as_reserved() -> None:
+    assert "postgres is reserved" in (StoreConfig.model_fields["backend"].description or "")
 
 
 @pytest.mark.parametrize(("level", "expected"), [("debug", "DEBUG"), ("Warning", "WARNING"),
@@ -229,14 +250,14 @@ def test_env_overrides(tmp_path: Path) -> None:
         "KAPACITOR_PUSHOVER_USER_KEY": "envkey", "KAPACITOR_HTTP_BIND_ADDRESS": "127.0.0.1:1234",
         "PUSHOVERD_FLOOD_ENABLED": "false", "KAPACITOR_HOSTNAME": "box",
         "KAPACITOR_LOGGING_LEVEL": "error", "PUSHOVERD_DELIVERY_TIMEOUT": "3s",
-        "PUSHOVERD_STORE_BACKEND": "postgres", "PUSHOVERD_DELIVERY_CONCURRENCY": "1",
+        "PUSHOVERD_STORE_BACKEND": "SQLITE", "PUSHOVERD_DELIVERY_CONCURRENCY": "1",
         "PUSHOVERD_STORE_COMMIT_INTERVAL": "1000000",
     }
     c = load_text(tmp_path, '[pushover]\nuser-key = "filekey"\n', env).config
     assert c.pushover.user_key == "envkey" and c.http.port == 1234 and c.hostname == "box"
     assert c.pushoverd.flood.enabled is False and c.logging.level == "ERROR"
     assert c.pushoverd.delivery.timeout == 3.0 and c.pushoverd.delivery.concurrency == 1
-    assert c.pushoverd.store.backend == "postgres"
+    assert c.pushoverd.store.backend == "sqlite"
     assert c.pushoverd.store.commit_interval == pytest.approx(0.001)
 
 
