@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pushoverd import config as config_module
 from pushoverd import logs
 from pushoverd.app import Daemon
+from pushoverd.config.render import config_text
 from pushoverd.errors import ConfigError, PushoverdError
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
@@ -35,8 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pushoverd", description="Kapacitor alert topics in, Pushover notifications out.")
     parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
-                        help="run the daemon (default), print the default config, check the "
-                             "config and handler files, or print the version")
+                        help="run the daemon (default), print the effective config (the defaults "
+                             "without a file), check the config and handler files, or print "
+                             "the version")
     parser.add_argument("-config", "--config", dest="config", default=None,
                         help="config file (else $PUSHOVERD_CONFIG_PATH, $KAPACITOR_CONFIG_PATH)")
     return parser
@@ -87,6 +89,19 @@ def _handler_file_problems(config: config_module.Config) -> list[str]:
     return problems
 
 
+def print_config(path_arg: str | None) -> int:
+    """Print the effective config (the file plus the environment, validated, paths resolved,
+    secrets redacted) as ``kapacitord config`` does; with no file, the defaults."""
+    if config_module.find_config_path(path_arg, os.environ) is None:
+        sys.stdout.write(config_module.default_config_text())
+        return 0
+    loaded = _load_or_report(path_arg)
+    if loaded is None:
+        return 1
+    sys.stdout.write(config_text(loaded.config))
+    return 0
+
+
 def run(path_arg: str | None) -> int:
     """Run the daemon until SIGINT/SIGTERM."""
     loaded = _load_or_report(path_arg)
@@ -106,8 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console script."""
     args = _parser().parse_args(argv)
     if args.command == "config":
-        sys.stdout.write(config_module.default_config_text())
-        return 0
+        return print_config(args.config)
     if args.command == "version":
         print(f"pushoverd {_version()}")
         return 0

@@ -1,4 +1,5 @@
-"""The command line: print the default config, check a config and its handler files."""
+"""The command line: print the default or effective config, check a config and its handler
+files, refuse a bad config at startup."""
 
 from __future__ import annotations
 
@@ -22,6 +23,79 @@ def test_config_prints_a_default_config_that_loads_back_unchanged(
     printed.write_text(capsys.readouterr().out)
 
     assert load(str(printed), env={}).config == load(None, env={}).config
+
+
+TOKEN, USER_KEY, DSN = "t" * 30, "u" * 30, "postgres://u:s3cret-pw@db/pushoverd"
+EFFECTIVE = f"""
+hostname = "alerts.example"
+data_dir = "d"
+[http]
+  bind-address = "127.0.0.1:9999"
+[smtp]
+  host = "mail.example"
+[pushover]
+  enabled = true
+  token = "{TOKEN}"
+  user-key = "{USER_KEY}"
+[pushoverd.store]
+  dsn = "{DSN}"
+[pushoverd.delivery]
+  max-age = "12h"
+"""
+
+
+def print_config(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert cli.main(["config", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_config_prints_the_effective_config_of_a_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(EFFECTIVE)
+    monkeypatch.setenv("PUSHOVERD_DELIVERY_TIMEOUT", "3s")
+
+    out = print_config(capsys, "-config", str(conf))
+
+    for line in ('hostname = "alerts.example"', f'data_dir = "{tmp_path / "d"}"',
+                 'bind-address = "127.0.0.1:9999"', 'max-age = "12h0m0s"', 'timeout = "3s"',
+                 f'path = "{tmp_path / "d" / "pushoverd.db"}"'):
+        assert f"\n{line}\n" in out.replace("\n  ", "\n")
+    assert out.count('"[REDACTED]"') == 3
+    assert TOKEN not in out and USER_KEY not in out and "s3cret-pw" not in out
+    assert "mail.example" not in out  # Kapacitor's tables that pushoverd ignores are left out
+
+
+def test_the_effective_config_loads_back_unchanged_apart_from_secrets(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(EFFECTIVE)
+    monkeypatch.setenv("PUSHOVERD_CONFIG_PATH", str(conf))  # the same lookup as run
+    monkeypatch.setenv("PUSHOVERD_FLOOD_RATE", "7")
+    (tmp_path / "elsewhere").mkdir()
+    printed = tmp_path / "elsewhere" / "printed.conf"  # paths are absolute: any directory will do
+
+    printed.write_text(print_config(capsys))
+
+    secrets = {"KAPACITOR_PUSHOVER_TOKEN": TOKEN, "KAPACITOR_PUSHOVER_USER_KEY": USER_KEY,
+               "PUSHOVERD_STORE_DSN": DSN}
+    reloaded = load(str(printed), env=secrets).config
+    assert reloaded == load(str(conf)).config and reloaded.pushoverd.flood.rate == 7
+    assert load(str(printed), env={}).config.pushover.token == "[REDACTED]"
+
+
+def test_config_reports_an_invalid_file_like_check(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text('[pushoverd.flood]\n  rate = 0\n  bogus = 1\n')
+
+    assert cli.main(["config", "-config", str(conf)]) == 1
+
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 2
+    assert f"{conf}:2 pushoverd.flood.rate" in err and f"{conf}:3 pushoverd.flood.bogus" in err
 
 
 def test_check_accepts_the_shipped_example(capsys: pytest.CaptureFixture[str],

@@ -1,5 +1,6 @@
-"""The config file text: every key with a comment saying what it does, in the layout of
-``kapacitor.conf``. Durations are written back as Go duration text."""
+"""The config file text of a :class:`Config`: every key with a comment saying what it does, in
+the layout of ``kapacitor.conf``. Durations are written back as Go duration text; secrets that
+are set are redacted. The defaults are just ``config_text(Config())``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from typing import cast
 
 from pydantic import BaseModel
 
-from pushoverd.config.schema import NS, Config, is_model
+from pushoverd.config.schema import NS, Config, is_model, is_secret
 from pushoverd.timefmt import format_go_duration
 
-__all__ = ["default_config_text"]
+__all__ = ["REDACTED", "config_text", "default_config_text"]
+
+REDACTED = "[REDACTED]"
+"""What a secret that is set is printed as."""
 
 _PREAMBLE = """\
 # pushoverd configuration.
@@ -45,29 +49,37 @@ _TABLE_HELP = {
 
 def default_config_text() -> str:
     """A complete config file with every key at its default, each explained by a comment."""
-    return _PREAMBLE + "".join(_render(Config, ()))
+    return config_text(Config())
 
 
-def _render(model: type[BaseModel], loc: tuple[str, ...]) -> Iterator[str]:
+def config_text(config: Config) -> str:
+    """``config`` as a complete config file, each key explained by a comment. A secret that is
+    set is written as ``"[REDACTED]"``, so the text is safe to paste into a bug report."""
+    return _PREAMBLE + "".join(_render(config, ()))
+
+
+def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
     """The keys of ``model`` (indented when inside a table), then its sub-tables."""
     indent = "  " if loc else ""
     tables = []
-    for name, field in model.model_fields.items():
-        key = field.alias or name
-        if is_model(field.annotation):
-            tables.append(((*loc, key), field.annotation))
+    for name, field in type(model).model_fields.items():
+        key, value = field.alias or name, getattr(model, name)
+        if isinstance(value, BaseModel):
+            tables.append(((*loc, key), value))
             continue
         comment = textwrap.wrap(field.description or "", 94 - len(indent))
         yield "\n" + "".join(f"{indent}# {line}\n" for line in comment)
-        yield f"{indent}{key} = {_toml_value(field.annotation, field.get_default())}\n"
+        shown = REDACTED if is_secret(field) and value else value
+        yield f"{indent}{key} = {_toml_value(field.annotation, shown)}\n"
     for sub_loc, sub in tables:
         yield from _render_table(sub_loc, sub)
 
 
-def _render_table(loc: tuple[str, ...], model: type[BaseModel]) -> Iterator[str]:
+def _render_table(loc: tuple[str, ...], model: BaseModel) -> Iterator[str]:
     name = ".".join(loc)
     yield "\n" + "".join(f"# {line}\n" for line in _TABLE_HELP[name].splitlines())
-    if any(not is_model(f.annotation) for f in model.model_fields.values()):
+    # A table holding only sub-tables ([pushoverd]) gets no header of its own.
+    if any(not is_model(f.annotation) for f in type(model).model_fields.values()):
         yield f"[{name}]\n"
     yield from _render(model, loc)
 
