@@ -10,7 +10,8 @@ an error, because no Kapacitor file writes there and a typo must not pass silent
 
 Durations are read as Go duration text (``"10s"``, ``"1h30m"``) or as an integer number of
 nanoseconds, and are stored as **float seconds** (``delivery.timeout == 10.0``), the unit asyncio
-and httpx take. :func:`default_config_text` writes them back as Go duration text.
+and httpx take. :func:`default_config_text` (and ``pushoverd config``, which prints the
+effective config of a file) writes them back as Go duration text.
 
 Relative paths (``data_dir``, ``[load] dir``, ``[pushoverd.store] path``, ``[logging] file``
 unless it is ``STDERR`` or ``STDOUT``) are resolved against the directory of the config file, or
@@ -23,13 +24,14 @@ Kapacitor's tables and top-level keys (``KAPACITOR_PUSHOVER_USER_KEY``, ``KAPACI
 ``PUSHOVERD_<TABLE>_<KEY>`` for ``[pushoverd.*]`` (``PUSHOVERD_FLOOD_ENABLED``); ``-`` becomes
 ``_`` and an empty value is ignored.
 
-The package's modules, each with one job; dependencies point down this list only::
+The package's modules, each with one job; imports point one way (a test guards it)::
 
-    schema       the models and value types (imports nothing from its siblings)
-    environment  KAPACITOR_* / PUSHOVERD_* overrides           (schema)
-    problems     pydantic errors -> ConfigError lines with file, line and key   (schema)
-    loading      find_config_path, load, resolve_paths        (schema, environment, problems)
-    render       the config file text                          (schema)
+    module       job                                                  imports
+    schema       the models and value types                           (no sibling)
+    environment  KAPACITOR_* / PUSHOVERD_* overrides                  schema
+    problems     pydantic errors -> ConfigError lines: file, line, key  schema
+    loading      find_config_path, load, resolve_paths                schema, environment, problems
+    render       a Config as commented file text, secrets redacted    schema
 """
 
 from pushoverd.config.loading import LoadedConfig, find_config_path, load, resolve_paths
