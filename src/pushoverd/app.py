@@ -12,16 +12,23 @@ from aiohttp import web
 from pushoverd.api.http import AccessLogger
 from pushoverd.api.server import build_app
 from pushoverd.config import Config, LoadedConfig
-from pushoverd.delivery.remote import RemoteSender
+from pushoverd.delivery.base import Sender
 from pushoverd.delivery.retry import RetryPolicy
-from pushoverd.delivery.state import SendingState
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.errors import StartupError
-from pushoverd.handlers.pushover import PushoverKind, PushoverSender
+from pushoverd.handlers.pushover import (
+    LocalTransport,
+    PushoverKind,
+    PushoverSender,
+    PushoverServiceTest,
+    RemoteTransport,
+    Transport,
+)
+from pushoverd.handlers.pushover.breaker import Breaker
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
 from pushoverd.pushover.client import PushoverClient
-from pushoverd.servicetests import PushoverServiceTest
+from pushoverd.store.base import Store
 from pushoverd.store.sqlite import SQLiteStore
 from pushoverd.topics.flood import FloodRule
 from pushoverd.topics.load import load_handler_files
@@ -30,37 +37,44 @@ from pushoverd.topics.service import TopicService
 log = logging.getLogger("pushoverd")
 
 
-def build_store(config: Config) -> SQLiteStore:
-    """The configured store backend."""
+def build_store(config: Config) -> Store:
+    """The configured store backend (config loading refuses the ones not built yet)."""
     store = config.pushoverd.store
-    if store.backend != "sqlite":
-        raise NotImplementedError(f"store backend {store.backend!r} is not available yet")
     return SQLiteStore(store.path or Path(config.data_dir) / "pushoverd.db", store.synchronous)
 
 
-def build_sender(config: Config) -> PushoverSender | RemoteSender:
-    """Sends from a child process (``separate-process``), or from this one; either way over at
-    most ``concurrency`` connections, the only ones the daemon opens to Pushover."""
+def build_kinds(config: Config) -> KindRegistry:
+    """Every handler kind, as the daemon and ``pushoverd check`` both compile specs with."""
+    return KindRegistry([PushoverKind(config.pushover.enabled)])
+
+
+def build_transport(config: Config) -> Transport:
+    """Pushover requests from a child process (``separate-process``), or from this one; either
+    way over at most ``concurrency`` connections, the only ones the daemon opens to Pushover."""
     d, p = config.pushoverd.delivery, config.pushover
     if not d.separate_process:
-        return PushoverSender(PushoverClient(p.url, p.token, p.user_key, timeout=d.timeout,
+        return LocalTransport(PushoverClient(p.url, p.token, p.user_key, timeout=d.timeout,
                                              max_connections=d.concurrency))
-    return RemoteSender(p.url, p.token, p.user_key, timeout=d.timeout,
-                        max_connections=d.concurrency, log_level=config.logging.level,
-                        log_file=config.logging.file, secrets=config.secrets())
+    return RemoteTransport(p.url, p.token, p.user_key, timeout=d.timeout,
+                           max_connections=d.concurrency, log_level=config.logging.level,
+                           log_file=config.logging.file, secrets=config.secrets())
 
 
-def build_worker(config: Config, store: SQLiteStore,
-                 sender: PushoverSender | RemoteSender) -> DeliveryWorker:
+def build_senders(config: Config, pushover: Transport) -> dict[str, Sender]:
+    """One sender per handler kind."""
+    d = config.pushoverd.delivery
+    breaker = Breaker(threshold=d.breaker_threshold, window=d.breaker_window,
+                      probe_interval=d.breaker_probe_interval)
+    return {"pushover": PushoverSender(pushover, breaker)}
+
+
+def build_worker(config: Config, store: Store, senders: dict[str, Sender]) -> DeliveryWorker:
     """The delivery worker with its retry policy and pacing from ``[pushoverd.delivery]``."""
     d = config.pushoverd.delivery
     policy = RetryPolicy(initial=d.retry_initial, maximum=d.retry_max, max_age=d.max_age)
-    state = SendingState(breaker_threshold=d.breaker_threshold, breaker_window=d.breaker_window,
-                         probe_interval=d.breaker_probe_interval)
     settings = WorkerSettings(concurrency=d.concurrency, poll_interval=d.poll_interval,
                               lease_timeout=d.lease_timeout)
-    probe = sender.validate if sender.can_validate else None
-    return DeliveryWorker(store, {"pushover": sender}, policy, settings, state, probe=probe)
+    return DeliveryWorker(store, senders, policy, settings)
 
 
 def flood_rule(config: Config) -> FloodRule:
@@ -76,13 +90,14 @@ class Daemon:
         self.config = config = loaded.config
         self.loaded = loaded
         self.store = build_store(config)
-        self.sender = build_sender(config)
-        self.worker = build_worker(config, self.store, self.sender)
-        kinds = KindRegistry([PushoverKind(config.pushover.enabled)])
-        self.topics = TopicService(self.store, kinds, on_enqueued=self.worker.notify,
-                                   flood=flood_rule(config))
+        self.transport = build_transport(config)
+        self.senders = build_senders(config, self.transport)
+        self.worker = build_worker(config, self.store, self.senders)
+        self.topics = TopicService(self.store, build_kinds(config),
+                                   on_enqueued=self.worker.notify, flood=flood_rule(config))
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
-                                       retention=config.pushoverd.delivery.retention)
+                                       retention=config.pushoverd.delivery.retention,
+                                       refresh=self.topics.refresh)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -92,16 +107,17 @@ class Daemon:
         if self.loaded.ignored:
             log.info("ignoring config settings pushoverd does not use: %s",
                      ", ".join(self.loaded.ignored))
-        await self.store.open()
-        if self.store.reclaimed:
+        reclaimed = await self.store.open()
+        if reclaimed:
             log.warning("%d deliveries were being sent when the daemon last stopped; they are "
-                        "sent again (Pushover may have received some already)",
-                        self.store.reclaimed)
+                        "sent again (Pushover may have received some already)", reclaimed)
         await self.topics.start()
         await self.reload_handler_files()
         if not self.config.pushover.enabled:
             log.warning("[pushover] is disabled: alerts are stored, but their pushover "
                         "deliveries are dead-lettered as \"service is not enabled\"")
+        for sender in self.senders.values():  # ready before the first alert can arrive
+            await sender.start()
         self.worker.start()
         self.maintenance.start()
         await self._serve()
@@ -113,8 +129,8 @@ class Daemon:
 
     async def _serve(self) -> None:
         http = self.config.http
-        tests = PushoverServiceTest(self.sender, self.config.pushover.enabled)
-        app = build_app(self.topics, self.store, self.worker.state, tests)
+        tests = PushoverServiceTest(self.transport, self.config.pushover.enabled)
+        app = build_app(self.topics, self.store, self.worker, tests)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
                                      access_log_class=AccessLogger)
@@ -134,7 +150,8 @@ class Daemon:
             await self._runner.cleanup()
         await self.maintenance.stop()
         await self.worker.stop(grace)
-        await self.sender.aclose()
+        for sender in self.senders.values():
+            await sender.aclose()
         await self.store.close()
         log.info("stopped")
 

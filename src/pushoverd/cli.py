@@ -14,11 +14,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from pushoverd import config as config_module
 from pushoverd import logs
-from pushoverd.app import Daemon
+from pushoverd.app import Daemon, build_kinds
 from pushoverd.config.render import config_text
 from pushoverd.errors import ConfigError, PushoverdError
-from pushoverd.handlers.pushover import PushoverKind
-from pushoverd.handlers.registry import KindRegistry
 from pushoverd.topics.files import file_error, handler_dir, load_dir
 from pushoverd.topics.service import compile_spec
 
@@ -78,7 +76,7 @@ def check(path_arg: str | None) -> int:
 def _handler_file_problems(config: config_module.Config) -> list[str]:
     if not config.load.enabled:
         return []
-    kinds = KindRegistry([PushoverKind(config.pushover.enabled)])
+    kinds = build_kinds(config)
     result = load_dir(handler_dir(config.load.dir))
     problems = [str(e) for e in result.errors]
     for spec, path in result.specs:

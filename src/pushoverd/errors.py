@@ -9,7 +9,9 @@
     ├── NotFound                    the named topic, event or handler does not exist (HTTP 404)
     ├── Conflict                    the request collides with existing state (HTTP 409)
     ├── StoreError                  the store failed; the request may be retried (HTTP 500)
-    └── PushoverError               a send to Pushover failed
+    ├── DeliveryFailed              an integration could not deliver; says whether to retry,
+    │                               when, and whether to pause that integration
+    └── PushoverError               the Pushover API refused or failed a request
         ├── PushoverTransientError  connection error, timeout or 5xx: retry later
         ├── PushoverRateLimited     429 or quota exhausted: pause until the reset
         └── PushoverRejected        4xx: permanent, never retried
@@ -69,8 +71,23 @@ class StoreError(PushoverdError):
     """The store failed to read or write."""
 
 
+class DeliveryFailed(PushoverdError):
+    """An integration could not deliver a notification; the delivery worker applies the verdict.
+
+    ``retry`` False dead-letters the delivery. With ``retry`` and no ``retry_at`` the worker
+    backs off and gives up after ``max-age``; a ``retry_at`` is the time the integration knows
+    sending can work again (a quota reset): the delivery waits for it and is not aged out.
+    ``pause_until`` stops the worker from sending anything of this kind until then.
+    """
+
+    def __init__(self, message: str, *, retry: bool, retry_at: float | None = None,
+                 pause_until: float | None = None) -> None:
+        super().__init__(message)
+        self.retry, self.retry_at, self.pause_until = retry, retry_at, pause_until
+
+
 class PushoverError(PushoverdError):
-    """A send to Pushover failed."""
+    """A request to the Pushover API failed."""
 
     def __init__(self, message: str, *, status: int | None = None, limits: object = None) -> None:
         super().__init__(message)

@@ -1,4 +1,5 @@
-"""Housekeeping on a timer: flood summaries when due, and pruning of old deliveries."""
+"""Housekeeping on a timer: flood summaries when due, pruning of old deliveries, and picking up
+handler specs another writer changed in the store."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ class Maintenance:
     """Runs ``flush`` every ``flush_every`` s; prunes past ``retention`` every ``prune_every``."""
 
     def __init__(self, store: Store, flush: Callable[[], Awaitable[int]], retention: float,
-                 flush_every: float = 1.0, prune_every: float = 60.0) -> None:
+                 flush_every: float = 1.0, prune_every: float = 60.0,
+                 refresh: Callable[[], Awaitable[bool]] | None = None) -> None:
         self._store = store
         self._flush = flush
+        self._refresh = refresh
         self._retention = retention
         self._flush_every = flush_every
         self._prune_every = prune_every
@@ -40,6 +43,8 @@ class Maintenance:
         next_prune = 0.0
         while True:
             try:
+                if self._refresh is not None:
+                    await self._refresh()
                 await self._flush()
                 if time.monotonic() >= next_prune:
                     await self.prune()

@@ -98,9 +98,6 @@ class TopicState:
     collected: int
 
 
-SECRET_OPTIONS = frozenset({"user-key"})
-"""Handler options that hold a secret: the API shows REDACTED, never their value."""
-
 REDACTED = "[REDACTED]"
 """What a secret option reads as; sent back unchanged in a PUT or PATCH, it keeps its value."""
 
@@ -165,6 +162,13 @@ class Delivery:
     info: str | None = None
     summary_id: int | None = None
     summarizes: int = 0
+    requeued_at: float | None = None
+    """When an operator last re-queued it; its retries age from then instead of ``created_at``."""
+
+    @property
+    def age_basis(self) -> float:
+        """The time its retry budget (``max-age``) counts from."""
+        return self.created_at if self.requeued_at is None else self.requeued_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from aiohttp import web
 
 MESSAGES_PATH = "/1/messages.json"
 VALIDATE_PATH = "/1/users/validate.json"
+LIMITS_PATH = "/1/apps/limits.json"
 _KEY = re.compile(r"[A-Za-z0-9]{30}")
 _DEVICE = re.compile(r"[A-Za-z0-9_-]{1,25}")
 _INT = re.compile(r"-?[0-9]+")
@@ -248,6 +249,12 @@ class FakePushover:
             return [r for r in self._requests if r.status == 200 and r.path == MESSAGES_PATH]
 
     @property
+    def limit_queries(self) -> list[Received]:
+        """The ``apps/limits.json`` requests."""
+        with self._changed:
+            return [r for r in self._requests if r.path == LIMITS_PATH]
+
+    @property
     def validations(self) -> list[Received]:
         """The ``users/validate.json`` requests."""
         with self._changed:
@@ -348,6 +355,8 @@ class FakePushover:
             return failure.status, failure.body if failure.body is not None else default
         if request.path == VALIDATE_PATH and request.method == "POST":
             return self._validation(raw, request_id)
+        if request.path == LIMITS_PATH and request.method == "GET":
+            return self._limits(request, request_id)
         if request.path != MESSAGES_PATH or request.method != "POST":
             return 404, {"status": 0, "request": request_id, "errors": ["resource not found"]}
         problems = self._problems(request, raw)
@@ -370,6 +379,14 @@ class FakePushover:
                          "errors": [text for _, text in problems]} | {
                              param: "invalid" for param, _ in problems}
         return 200, {"status": 1, "group": 0, "devices": ["phone"], "request": request_id}
+
+    def _limits(self, request: web.Request, request_id: str) -> tuple[int, dict[str, Any]]:
+        """``GET /1/apps/limits.json?token=``: the quota figures (called with the lock held)."""
+        if problems := _check_token(request.query.get("token"), self.token):
+            return 400, {"status": 0, "request": request_id, "token": "invalid",
+                         "errors": [text for _, text in problems]}
+        return 200, {"status": 1, "limit": self._limit, "remaining": self._remaining,
+                     "reset": self._reset, "request": request_id}
 
     def _problems(self, request: web.Request, raw: str) -> list[Problem]:
         # The real API also takes JSON and multipart; Kapacitor and pushoverd send forms,

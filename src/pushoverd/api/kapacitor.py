@@ -103,21 +103,24 @@ async def list_handlers(request: web.Request) -> web.Response:
     """A topic's handler specs matching ``pattern``."""
     topic = request.match_info["topic"]
     found = _service(request).handlers(topic, _pattern(request))
-    return json_response(wire.handlers(request.raw_path, topic, found))
+    shown = [_service(request).redacted(spec) for spec in found]
+    return json_response(wire.handlers(request.raw_path, topic, shown))
 
 
 async def get_handler(request: web.Request) -> web.Response:
     """One handler spec."""
     m = request.match_info
-    return json_response(wire.handler(_service(request).handler(m["topic"], m["handler"])))
+    service = _service(request)
+    return json_response(wire.handler(service.redacted(service.handler(m["topic"], m["handler"]))))
 
 
 async def create_handler(request: web.Request) -> web.Response:
     """Create a handler; the topic comes from the URL, never the body."""
     topic = request.match_info["topic"]
     body = await _json_body(request, "invalid handler json")
-    spec = await _service(request).create_handler(spec_from_mapping(body, topic))
-    return json_response(wire.handler(spec))
+    service = _service(request)
+    spec = await service.create_handler(spec_from_mapping(body, topic))
+    return json_response(wire.handler(service.redacted(spec)))
 
 
 async def put_handler(request: web.Request) -> web.Response:
@@ -128,7 +131,7 @@ async def put_handler(request: web.Request) -> web.Response:
     body = await _json_body(request, "failed to unmarshal JSON")
     spec = spec_from_mapping(body, m["topic"])
     replaced = await service.replace_handler(m["topic"], m["handler"], spec)
-    return json_response(wire.handler(replaced))
+    return json_response(wire.handler(service.redacted(replaced)))
 
 
 async def patch_handler(request: web.Request) -> web.Response:
@@ -137,7 +140,8 @@ async def patch_handler(request: web.Request) -> web.Response:
     service = _service(request)
     service.handler(m["topic"], m["handler"])
     patch = await _json_body(request, "invalid patch json")
-    return json_response(wire.handler(await service.patch_handler(m["topic"], m["handler"], patch)))
+    patched = await service.patch_handler(m["topic"], m["handler"], patch)
+    return json_response(wire.handler(service.redacted(patched)))
 
 
 async def delete_handler(request: web.Request) -> web.Response:

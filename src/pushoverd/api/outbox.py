@@ -1,4 +1,4 @@
-"""Our own API (``/pushoverd/v1``): what happened to each alert, re-queueing, and status."""
+"""Our own API (``/pushoverd/v1``): what happened to each alert, re-queueing, resuming, status."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import Any
 from aiohttp import web
 
 from pushoverd.api.http import json_response
-from pushoverd.delivery.state import SendingState
+from pushoverd.api.kapacitor import SERVICE
+from pushoverd.delivery.worker import DeliveryWorker
 from pushoverd.errors import NotFound, ValidationError
 from pushoverd.models import Delivery, DeliveryFilter, DeliveryStatus
 from pushoverd.store.base import Store
 from pushoverd.timefmt import format_unix, parse_rfc3339nano
 
 STORE = web.AppKey("store", Store)
-STATE = web.AppKey("sending_state", SendingState)
+WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 MAX_LIMIT = 1000
 # Payload keys safe to show: never the per-handler user key.
 _SHOWN = ("message", "title", "priority", "url", "url_title", "device", "sound", "timestamp")
@@ -33,7 +34,8 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "status": d.status.value, "attempts": d.attempts, "created": _iso(d.created_at),
         "updated": _iso(d.updated_at), "next_attempt": _iso(d.next_attempt_at)
         if d.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) else None,
-        "sent": _iso(d.sent_at), "request": d.request_id, "error": d.last_error,
+        "sent": _iso(d.sent_at), "requeued": _iso(d.requeued_at), "request": d.request_id,
+        "error": d.last_error,
         "info": d.info, "summary": d.summary_id, "summarizes": d.summarizes,
         "notification": {k: d.payload[k] for k in _SHOWN if k in d.payload},
     }
@@ -97,32 +99,41 @@ def _path_id(request: web.Request) -> int:
 
 
 async def requeue_one(request: web.Request) -> web.Response:
-    """Re-queue one dead delivery after its cause was fixed."""
+    """Send one delivery not yet sent (dead, or waiting for a retry) again now."""
     delivery_id = _path_id(request)
-    count = await request.app[STORE].requeue_dead(time.time(), delivery_id=delivery_id)
+    count = await request.app[SERVICE].requeue(delivery_id=delivery_id)
     if not count:
-        raise NotFound(f"no dead delivery {delivery_id}")
+        raise NotFound(f"no dead or failed delivery {delivery_id}")
     return json_response({"requeued": count})
 
 
 async def requeue_many(request: web.Request) -> web.Response:
-    """Re-queue every dead delivery of a handler (``topic`` and ``handler`` required)."""
+    """Send every delivery of a handler not yet sent again now (``topic`` and ``handler``)."""
     topic, handler = request.query.get("topic"), request.query.get("handler")
     if not topic or not handler:
         raise ValidationError("topic and handler query parameters are required")
-    count = await request.app[STORE].requeue_dead(time.time(), topic=topic, handler_id=handler)
+    count = await request.app[SERVICE].requeue(topic=topic, handler_id=handler)
     return json_response({"requeued": count})
 
 
+async def resume(request: web.Request) -> web.Response:
+    """Lift the pauses of ``kind`` (default: every kind) and probe at once; the status."""
+    worker = request.app[WORKER]
+    kind = request.query.get("kind") or None
+    if kind is not None and kind not in worker.kinds:
+        raise ValidationError(f"kind: expected one of {', '.join(worker.kinds)}, got {kind!r}")
+    return json_response({"resumed": worker.resume(kind), "delivery": worker.status()})
+
+
 async def status(request: web.Request) -> web.Response:
-    """Outbox depth by status, oldest waiting delivery, and the sending state."""
+    """Outbox depth by status, oldest waiting delivery, and each kind's sending state."""
     now = time.time()
     stats = await request.app[STORE].stats()
     oldest = stats.oldest_pending_at
     return json_response({
         "outbox": stats.counts,
         "oldest_pending_age_seconds": None if oldest is None else round(now - oldest, 3),
-        "delivery": request.app[STATE].snapshot(now),
+        "delivery": request.app[WORKER].status(),
     })
 
 
@@ -134,4 +145,5 @@ def routes(prefix: str) -> list[web.RouteDef]:
         web.post(f"{prefix}/deliveries/requeue", requeue_many),
         web.get(f"{prefix}/deliveries/{{id}}", get_delivery, allow_head=False),
         web.post(f"{prefix}/deliveries/{{id}}/requeue", requeue_one),
+        web.post(f"{prefix}/resume", resume),
     ]

@@ -6,21 +6,21 @@ from aiohttp import web
 
 from pushoverd.api import kapacitor, outbox, servicetests
 from pushoverd.api.http import kapacitor_middleware
-from pushoverd.delivery.state import SendingState
-from pushoverd.servicetests import PushoverServiceTest
+from pushoverd.delivery.worker import DeliveryWorker
+from pushoverd.handlers.pushover import PushoverServiceTest
 from pushoverd.store.base import Store
 from pushoverd.topics.service import TopicService
 
 MAX_BODY = 16 * 1024 * 1024
 
 
-def build_app(topics: TopicService, store: Store, state: SendingState,
+def build_app(topics: TopicService, store: Store, worker: DeliveryWorker,
               tests: PushoverServiceTest | None = None) -> web.Application:
     """The web application over the topic service and the outbox (and service tests)."""
     app = web.Application(middlewares=[kapacitor_middleware], client_max_size=MAX_BODY)
     app[kapacitor.SERVICE] = topics
     app[outbox.STORE] = store
-    app[outbox.STATE] = state
+    app[outbox.WORKER] = worker
     if tests is not None:
         app[servicetests.SERVICE_TESTS] = tests
     # Kapacitor rewrites /kapacitor/v1preview/... to /kapacitor/v1/...; serve both.

@@ -9,7 +9,7 @@ from aiohttp import web
 from pushoverd.api.http import json_response
 from pushoverd.api.wire import BASE, link
 from pushoverd.errors import ValidationError
-from pushoverd.servicetests import PushoverServiceTest, decode
+from pushoverd.handlers.pushover.servicetest import PushoverServiceTest, decode
 from pushoverd.topics.patterns import matches
 
 SERVICE_TESTS = web.AppKey("service_tests", PushoverServiceTest)

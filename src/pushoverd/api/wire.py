@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pushoverd.models import REDACTED, SECRET_OPTIONS, EventState, HandlerSpec, TopicState
+from pushoverd.models import EventState, HandlerSpec, TopicState
 from pushoverd.timefmt import format_go_duration, format_rfc3339nano
 
 BASE = "/kapacitor/v1"
@@ -27,13 +27,6 @@ def go_json(value: Any, *, pretty: bool = True) -> bytes:
     else:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
     return text.translate(_GO_ESCAPES).encode()
-
-
-def redact_options(options: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Options with every secret value replaced by REDACTED."""
-    if options is None:
-        return None
-    return {k: REDACTED if k in SECRET_OPTIONS and v else v for k, v in options.items()}
 
 
 def link(href: str, rel: str = "self") -> dict[str, str]:
@@ -89,12 +82,13 @@ def events(topic_id: str, states: list[EventState]) -> dict[str, Any]:
 
 
 def handler(spec: HandlerSpec) -> dict[str, Any]:
-    """One handler spec (Kapacitor leaves ``topic`` out; options keys come out sorted)."""
+    """One handler spec as given (redact secrets first; Kapacitor leaves ``topic`` out, and
+    options keys come out sorted)."""
     return {
         "link": link(f"{TOPICS}/{spec.topic}/handlers/{spec.id}"),
         "id": spec.id,
         "kind": spec.kind,
-        "options": _sorted_maps(redact_options(spec.options)),
+        "options": _sorted_maps(spec.options),
         "match": spec.match,
     }
 

@@ -1,14 +1,15 @@
-"""The retry policy: what to do after an attempt, decided from how it failed.
+"""The retry policy: what becomes of a delivery after a failed attempt.
 
-Pure and clock-free: the worker passes ``now`` in and applies the decision.
+Pure and clock-free: the worker passes ``now`` in and applies the decision. The integration
+has already said whether the failure can be retried (``DeliveryFailed.retry``); the policy
+decides when:
 
-| outcome                                   | decision                                        |
-|-------------------------------------------|-------------------------------------------------|
-| 2xx                                       | sent                                            |
-| connection error, timeout, 5xx            | retry after backoff while younger than max-age  |
-|                                           | (first retry after about 5 s), else dead        |
-| 429 / quota exhausted                     | pause everything until the reset, keep queued   |
-| other 4xx                                 | dead at once (repeating cannot succeed)         |
+| the integration said                 | decision                                             |
+|--------------------------------------|------------------------------------------------------|
+| do not retry                         | dead now                                             |
+| retry at a given time (quota reset)  | retry then; not aged out, waiting is not its fault   |
+| retry                                | exponential backoff with jitter (first after about   |
+|                                      | 5 s, capped at retry-max) while younger than max-age |
 """
 
 from __future__ import annotations
@@ -18,26 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from pushoverd.errors import (
-    PushoverError,
-    PushoverRateLimited,
-    PushoverRejected,
-    PushoverTransientError,
-)
+from pushoverd.errors import DeliveryFailed
 
 MIN_RETRY_SECONDS = 5.0
-"""Pushover asks clients to wait at least 5 seconds before retrying a failed request."""
-
-RATE_LIMIT_FALLBACK_SECONDS = 3600.0
-"""How long to pause after a 429 that carries no reset time."""
+"""No retry sooner than this: Pushover asks clients to wait at least 5 seconds, and no other
+service deserves to be hammered either."""
 
 
 class Action(Enum):
-    """What the worker does with a delivery after an attempt."""
+    """What the worker does with a delivery after a failed attempt."""
 
     RETRY = "retry"
     DEAD = "dead"
-    PAUSE = "pause"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +57,19 @@ class RetryPolicy:
         # The exponent is bounded so a long-lived delivery cannot overflow the float.
         base = min(self.maximum, self.initial * 2.0 ** min(max(0, attempts - 1), 64))
         spread = base * self.jitter * (2 * self.random() - 1)
-        # Jitter never lifts the delay past retry-max, nor below Pushover's 5 s.
+        # Jitter never lifts the delay past retry-max, nor below the 5 s minimum.
         return max(MIN_RETRY_SECONDS, min(self.maximum, base + spread))
 
-    def decide(self, exc: PushoverError, attempts: int, created_at: float, now: float) -> Decision:
-        """The decision after a failed attempt (the ``attempts``-th) of a delivery."""
-        error = str(exc)
-        if isinstance(exc, PushoverRateLimited):
-            reset = float(exc.reset) if exc.reset and exc.reset > now else None
-            return Decision(Action.PAUSE, error, reset or now + RATE_LIMIT_FALLBACK_SECONDS)
-        if isinstance(exc, PushoverRejected):
+    def decide(self, failure: DeliveryFailed, attempts: int, since: float,
+               now: float) -> Decision:
+        """The decision after the ``attempts``-th failed attempt of a delivery whose retry
+        budget counts from ``since`` (its arrival, or its last re-queue)."""
+        error = str(failure)
+        if not failure.retry:
             return Decision(Action.DEAD, error)
+        if failure.retry_at is not None:
+            return Decision(Action.RETRY, error, max(failure.retry_at, now))
         retry_at = now + self.backoff(attempts)
-        if not isinstance(exc, PushoverTransientError) or retry_at - created_at > self.max_age:
+        if retry_at - since > self.max_age:
             return Decision(Action.DEAD, f"{error} (gave up after {attempts} attempts)")
         return Decision(Action.RETRY, error, retry_at)

@@ -1,9 +1,10 @@
 """The delivery worker: claim due deliveries from the outbox, send them, record the outcome.
 
-Deliveries are leased from the store (so a worker that dies loses nothing: the lease runs
-out and they are claimed again), sent oldest first with per-handler order kept, and every
-outcome is written back before the next claim. A failure that concerns Pushover as a whole
-(outage, rate limit, a burst of rejections) pauses all sending instead of hammering it.
+It knows no integration. Deliveries are leased from the store (a worker that dies loses
+nothing: the lease runs out and they are claimed again), sent oldest first with per-handler
+order kept, through the :class:`~pushoverd.delivery.base.Sender` of their kind, and every
+outcome is written back before the next claim. A failure may pause its kind (an outage, a spent
+quota); the other kinds keep sending.
 """
 
 from __future__ import annotations
@@ -12,32 +13,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from pushoverd.delivery.base import Sender
+from pushoverd.delivery.pauses import Pauses
 from pushoverd.delivery.retry import Action, Decision, RetryPolicy
-from pushoverd.delivery.state import SendingState
-from pushoverd.errors import PushoverError, PushoverRejected
+from pushoverd.errors import DeliveryFailed
 from pushoverd.models import Delivery
 from pushoverd.store.base import Store
 
 log = logging.getLogger(__name__)
-
-
-class SendResult(Protocol):
-    """What a sender returns on success."""
-
-    request_id: str | None
-    info: str | None
-    limits: Any
-
-
-class Sender(Protocol):
-    """Sends one rendered payload; raises PushoverError subclasses on failure."""
-
-    async def send(self, payload: dict[str, Any]) -> SendResult:
-        """Send the payload."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +41,13 @@ class DeliveryWorker:
     """Drains the outbox through the senders, one per handler kind."""
 
     def __init__(self, store: Store, senders: Mapping[str, Sender], policy: RetryPolicy,
-                 settings: WorkerSettings, state: SendingState,
-                 clock: Callable[[], float] = time.time,
-                 probe: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 settings: WorkerSettings, clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._senders = senders
         self._policy = policy
         self._settings = settings
-        self.state = state
         self._clock = clock
-        self._probe = probe
+        self.pauses = Pauses()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -92,6 +76,28 @@ class DeliveryWorker:
             await self._store.release(sorted(self._unattempted), self._clock())
             self._unattempted.clear()
 
+    def resume(self, kind: str | None = None) -> list[str]:
+        """Lift the pauses of ``kind`` (default: every kind) and let its sender retry at once;
+        the kinds resumed."""
+        kinds = [kind] if kind is not None else sorted(self._senders)
+        now = self._clock()
+        for name in kinds:
+            self.pauses.lift(name)
+            self._senders[name].resume(now)
+        self._wake.set()
+        return kinds
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per kind: whether it sends now, its pause, and its sender's own state."""
+        now = self._clock()
+        return {kind: {**self.pauses.snapshot(kind, now), **sender.status(now)}
+                for kind, sender in sorted(self._senders.items())}
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds this worker delivers."""
+        return sorted(self._senders)
+
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()  # before looking, so a notify() during the cycle is not lost
@@ -101,7 +107,7 @@ class DeliveryWorker:
                 log.exception("delivery cycle failed; retrying after the poll interval")
                 worked = False
             if not worked:
-                await self._idle(self.state.wait_seconds(self._clock()))
+                await self._idle(self.pauses.wait_seconds(self.kinds, self._clock()))
 
     async def _idle(self, pause: float | None) -> None:
         timeout = self._settings.poll_interval if pause is None else min(pause, 60.0)
@@ -111,12 +117,9 @@ class DeliveryWorker:
     async def _cycle(self) -> bool:
         """Claim and send one batch; whether there was anything to do."""
         now = self._clock()
-        if not self.state.may_send(now):
-            return False
-        if self.state.breaker_open and self._probe is not None:
-            return await self._probe_breaker(self._probe, now)
+        kinds = [k for k in self.kinds if self.pauses.may_send(k, now)]
         batch = await self._store.claim(now, self._settings.batch_size,
-                                        self._settings.lease_timeout)
+                                        self._settings.lease_timeout, kinds) if kinds else []
         if not batch:
             return False
         self._unattempted = {d.id for d in batch}
@@ -127,20 +130,9 @@ class DeliveryWorker:
             await self._flush_marks()
         return True
 
-    async def _probe_breaker(self, probe: Callable[[], Awaitable[Any]], now: float) -> bool:
-        """Check the credentials without spending an alert; close the breaker if they work."""
-        self.state.on_attempt(now)
-        try:
-            await probe()
-        except PushoverError as exc:
-            log.warning("breaker probe failed, deliveries stay queued: %s", exc)
-            return False
-        self.state.on_success(self._clock(), None)
-        return True
-
     async def _send_batch(self, batch: list[Delivery]) -> None:
         # One queue per handler keeps each handler's notifications in arrival order; the
-        # handlers share the (at most 2) connections Pushover allows.
+        # handlers share the worker's ``concurrency`` slots.
         lanes: dict[tuple[str, str], list[Delivery]] = {}
         for d in batch:
             lanes.setdefault((d.topic, d.handler_id), []).append(d)
@@ -152,10 +144,9 @@ class DeliveryWorker:
         # failed one would be overtaken by the next.
         for delivery in lane:
             async with gate:
-                if self._stopping or not self.state.may_send(self._clock()):
+                if self._stopping or not self.pauses.may_send(delivery.kind, self._clock()):
                     return
                 self._unattempted.discard(delivery.id)
-                self.state.on_attempt(self._clock())
                 if not await self._attempt(delivery):
                     return  # it will be retried: the handler's later deliveries wait for it
 
@@ -176,31 +167,24 @@ class DeliveryWorker:
         if sender is None:
             await self._store.mark_dead(d.id, f"no sender for kind {d.kind!r}", self._clock())
             return True
-        user = d.payload.get("user")
-        if user and (reason := self.state.refused.refused(user, self._clock())):
-            await self._store.mark_dead(d.id, reason, self._clock())
-            return True
         try:
-            result = await sender.send(d.payload)
-        except PushoverError as exc:
+            sent = await sender.send(d.payload)
+        except DeliveryFailed as exc:
             return await self._failed(d, exc)
         except (ValueError, TypeError, KeyError) as exc:  # a stored payload it cannot read
             await self._store.mark_dead(d.id, f"invalid stored payload: {exc}", self._clock())
             return True
-        now = self._clock()
-        self.state.on_success(now, result.limits)
         self._marks.append(asyncio.ensure_future(
-            self._store.mark_sent(d.id, result.request_id, result.info, now)))
-        if result.info:
-            log.warning("pushover accepted delivery %d with a notice: %s", d.id, result.info)
+            self._store.mark_sent(d.id, sent.request_id, sent.info, self._clock())))
+        if sent.info:
+            log.warning("%s accepted delivery %d with a notice: %s", d.kind, d.id, sent.info)
         return True
 
-    async def _failed(self, d: Delivery, exc: PushoverError) -> bool:
+    async def _failed(self, d: Delivery, failure: DeliveryFailed) -> bool:
         now = self._clock()
-        decision = self._policy.decide(exc, d.attempts, d.created_at, now)
-        self.state.on_failure(now, exc, decision)
-        if isinstance(exc, PushoverRejected) and exc.param == "user" and d.payload.get("user"):
-            self.state.refused.refuse(d.payload["user"], str(exc), now)
+        if failure.pause_until is not None and failure.pause_until > now:
+            self.pauses.pause(d.kind, failure.pause_until, str(failure))
+        decision = self._policy.decide(failure, d.attempts, d.age_basis, now)
         log.warning("delivery %d (topic %s, handler %s) failed: %s -> %s", d.id, d.topic,
                     d.handler_id, decision.error, decision.action.value)
         await self._record(d, decision, now)

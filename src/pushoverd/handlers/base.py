@@ -22,11 +22,17 @@ class Handler(Protocol):
     def render(self, topic: str, event: Event) -> dict[str, Any]:
         """The payload to store in the outbox, rendered once so every retry sends the same."""
 
+    def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A stored payload with its recipients replaced by this handler's current ones (for
+        a re-queue after the operator fixed them); the rendered text stays."""
+
 
 class Kind(Protocol):
     """A handler kind: validates specs of its kind and compiles them into handlers."""
 
     name: str
+    secret_options: frozenset[str]
+    """Option names whose values are secrets: never shown, kept when sent back REDACTED."""
 
     @property
     def disabled_reason(self) -> str | None:
@@ -51,7 +57,7 @@ def decode_options(model: type[M], options: Mapping[str, Any] | None, target: st
         return model.model_validate(options or {})
     except PydanticError as exc:
         errors = exc.errors()
-        problems = [f"'{_where(e)}' {e['msg'].lower()}" for e in errors
+        problems = [f"'{_where(e)}' {_message(e)}" for e in errors
                     if e["type"] != "extra_forbidden"]
         unknown = sorted(_where(e) for e in errors if e["type"] == "extra_forbidden")
         if unknown:
@@ -59,6 +65,12 @@ def decode_options(model: type[M], options: Mapping[str, Any] | None, target: st
         lines = "\n".join(f"* {p}" for p in problems)
         raise ValidationError(f"failed to decode options into {target}: "
                               f"{len(problems)} error(s) decoding:\n\n{lines}") from None
+
+
+def _message(error: Any) -> str:
+    # Our own checks speak for themselves; pydantic's wording is lower-cased like Go's.
+    text = str(error["msg"])
+    return text.removeprefix("Value error, ") if error["type"] == "value_error" else text.lower()
 
 
 def _where(error: Any) -> str:

@@ -22,6 +22,11 @@ class KindRegistry:
         except KeyError:
             raise ValidationError(f'unsupported action kind "{name}"') from None
 
+    def secret_options(self, name: str) -> frozenset[str]:
+        """The secret options of kind ``name`` (none for an unknown kind)."""
+        kind = self._kinds.get(name)
+        return kind.secret_options if kind is not None else frozenset()
+
     def compile(self, spec: HandlerSpec) -> Handler:
         """Compile a spec with its kind."""
         return self.kind(spec.kind).compile(spec)

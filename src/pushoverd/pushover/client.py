@@ -150,7 +150,8 @@ class PushoverClient:
                  max_connections: int = 2,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._url = url
-        self._validate_url = _validate_url(url)
+        self._validate_url = _sibling_url(url, "users/validate.json")
+        self._limits_url = _sibling_url(url, "apps/limits.json")
         self._host = httpx.URL(url).host or url
         self._token = token
         self._user_key = user_key
@@ -195,6 +196,20 @@ class PushoverClient:
         body = urlencode([("token", self._token), ("user", user)])
         return await self._post(self._validate_url, body, (self._token, self._user_key, user))
 
+    async def limits(self) -> RateLimit | None:
+        """The application's quota from ``GET apps/limits.json`` (costs no message); None when
+        the figures cannot be read. Raises like ``send`` when the request fails."""
+        if self._limits_url is None:
+            raise PushoverTransientError("no apps/limits.json endpoint beside the messages URL")
+        async with self._gate:
+            try:
+                response = await self._http.get(self._limits_url, params={"token": self._token})
+            except httpx.RequestError as exc:
+                text = f"Pushover {_transport_kind(exc)} ({self._host}): {type(exc).__name__}"
+                raise PushoverTransientError(text) from None
+        _classify(response, (self._token,))
+        return _limits_body(_json_object(response))
+
     async def send(self, message: Message) -> SendResult:
         """POST one message; raise a ``PushoverError`` subclass when it was not accepted."""
         body = urlencode(message.form(self._token, self._user_key))
@@ -215,10 +230,19 @@ class PushoverClient:
         return _classify(response, secrets)
 
 
-def _validate_url(messages_url: str) -> str | None:
-    """``.../1/users/validate.json`` beside ``.../1/messages.json``, if the URL has that shape."""
+def _sibling_url(messages_url: str, endpoint: str) -> str | None:
+    """``.../1/<endpoint>`` beside ``.../1/messages.json``, if the URL has that shape."""
     base, _, last = messages_url.rpartition("/")
-    return f"{base}/users/validate.json" if last == "messages.json" else None
+    return f"{base}/{endpoint}" if last == "messages.json" else None
+
+
+def _limits_body(payload: dict[str, Any] | None) -> RateLimit | None:
+    """The figures of a ``limits.json`` answer, each an integer or None."""
+    figures = [(payload or {}).get(k) for k in ("limit", "remaining", "reset")]
+    if all(not isinstance(v, int) or isinstance(v, bool) for v in figures):
+        return None
+    return RateLimit(*(v if isinstance(v, int) and not isinstance(v, bool) else None
+                       for v in figures))
 
 
 def _classify(response: httpx.Response, secrets: Iterable[str]) -> SendResult:

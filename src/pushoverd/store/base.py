@@ -1,13 +1,21 @@
-"""The store interface: every named operation the daemon performs on its state.
+"""The store contract: every named operation the daemon performs on its state.
 
-Backends (SQLite now, PostgreSQL later) implement this protocol; the services above depend on
-nothing else. Every write is durable when its awaitable returns.
+Backends (memory and SQLite now, PostgreSQL later) implement :class:`Store`; the services above
+depend on nothing else, and ``tests/contract`` runs one suite against every backend. Every write
+is durable (for the backend's meaning of durable) when its awaitable returns.
+
+Two operations take a pure function that runs inside the backend's transaction: ingest asks a
+:data:`Planner` which deliveries an event causes, and the flood flush asks a :data:`Summarizer`
+for a summary. A backend may run them more than once for the same write (SQLite retries a
+rolled-back group write by write), so they must not change anything outside their result:
+everything they need, the flood counts included, comes from the transaction itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pushoverd.models import (
     Delivery,
@@ -21,29 +29,71 @@ from pushoverd.models import (
     TopicState,
 )
 
-Planner = Callable[[str, Event, Level], Sequence[NewDelivery]]
-"""Decides, inside the ingest transaction, which deliveries an event causes.
+NotificationCount = Callable[[str, float, int], int]
+"""``count(handler_id, since, at_most)``: how many notifications (deliveries that were not
+coalesced) the handler has on the topic being collected, created after ``since``, this
+transaction's own included; counting stops at ``at_most``."""
 
-Called with the topic, the event and the level that event ID had before it in that topic.
-"""
+
+@dataclass(frozen=True, slots=True)
+class Collecting:
+    """What a planner knows about one event being collected."""
+
+    topic: str
+    event: Event
+    previous: Level
+    """The level this event ID had in this topic before (OK for a new one)."""
+    now: float
+    """The ingest time: what the deliveries' ``created_at`` will be."""
+    notifications: NotificationCount
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The deliveries one event causes, and why any handler was skipped (one line each)."""
+
+    deliveries: Sequence[NewDelivery] = ()
+    skipped: Sequence[str] = ()
+
+
+Planner = Callable[[Collecting], Plan]
+"""Decides, inside the ingest transaction, which deliveries an event causes. Must be pure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """What an ingest committed: the deliveries enqueued, and the planners' skip reasons."""
+
+    enqueued: int
+    skipped: tuple[str, ...] = ()
+
 
 Summarizer = Callable[[str, str, list[Delivery], float], NewDelivery | None]
 """Builds the summary of one handler's coalesced deliveries (oldest first), or None if it is
 not due yet; called with the topic, the handler ID, the deliveries and the current time."""
 
+Readdress = Callable[[Delivery], dict[str, Any]]
+"""The payload a re-queued delivery is sent with: its rendered text, its handler's current
+recipients."""
+
 
 class Store(Protocol):
     """The daemon's durable state: handler specs, topic and event state, the outbox."""
 
-    async def open(self) -> None:
-        """Connect, create or migrate the schema."""
+    async def open(self) -> int:
+        """Connect, create or migrate the schema; return how many deliveries a previous run
+        left leased (they are claimable again at once)."""
 
     async def close(self) -> None:
         """Finish pending writes and release connections."""
 
     # Handler specs -------------------------------------------------------------------------
     async def load_handlers(self) -> list[tuple[HandlerSpec, str | None]]:
-        """Every handler spec with its source (a file path, or None when made through the API)."""
+        """Every handler spec with its source (a file path, or None when made through the API),
+        sorted by topic and ID."""
+
+    async def handlers_revision(self) -> int:
+        """A number that changes whenever a handler spec is created, replaced or deleted."""
 
     async def create_handler(self, spec: HandlerSpec, source: str | None) -> None:
         """Store a new spec and create its topic; raise Conflict if the ID is taken."""
@@ -59,8 +109,8 @@ class Store(Protocol):
     async def ensure_topic(self, topic: str) -> None:
         """Create the topic if it does not exist."""
 
-    async def collect(self, topic: str, events: Sequence[Event], plan: Planner) -> int:
-        """Record events and the deliveries ``plan`` derives, atomically; the count enqueued."""
+    async def collect(self, topic: str, events: Sequence[Event], plan: Planner) -> Collected:
+        """Record events and the deliveries ``plan`` derives, atomically."""
 
     async def topics(self) -> list[TopicState]:
         """Every topic, sorted by ID."""
@@ -72,14 +122,17 @@ class Store(Protocol):
         """Delete a topic and its events (handlers stay); whether it existed."""
 
     async def events(self, topic: str, min_level: Level) -> list[EventState] | None:
-        """A topic's events at or above ``min_level``; None if the topic does not exist."""
+        """A topic's events at or above ``min_level``, highest level first, then by ID; None
+        if the topic does not exist."""
 
     async def event(self, topic: str, event_id: str) -> EventState | None:
         """One event's state, or None."""
 
     # Outbox --------------------------------------------------------------------------------
-    async def claim(self, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
-        """Lease up to ``limit`` due deliveries, oldest first, to this worker."""
+    async def claim(self, now: float, limit: int, lease_seconds: float,
+                    kinds: Sequence[str]) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries of ``kinds``, oldest first. A delivery waits
+        while an earlier one of its handler is leased or waiting for a retry."""
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
                         now: float) -> None:
@@ -93,7 +146,7 @@ class Store(Protocol):
         """Record that a delivery will never be sent."""
 
     async def release(self, delivery_ids: Sequence[int], now: float) -> None:
-        """Return claimed deliveries that were not attempted to the queue."""
+        """Return claimed deliveries that were not attempted to the queue, uncounted."""
 
     async def deliveries(self, query: DeliveryFilter) -> list[Delivery]:
         """Deliveries matching ``query``, newest first."""
@@ -101,9 +154,10 @@ class Store(Protocol):
     async def delivery(self, delivery_id: int) -> Delivery | None:
         """One delivery, or None."""
 
-    async def requeue_dead(self, now: float, delivery_id: int | None = None,
-                           topic: str | None = None, handler_id: str | None = None) -> int:
-        """Put dead deliveries back in the queue; how many."""
+    async def requeue(self, now: float, readdress: Readdress, *, delivery_id: int | None = None,
+                      topic: str | None = None, handler_id: str | None = None) -> int:
+        """Make deliveries not yet sent (dead, or failed and waiting for a retry) due now, with
+        the payload ``readdress`` gives; keeps ``created_at``, records ``requeued_at``. How many."""
 
     async def stats(self) -> OutboxStats:
         """Outbox depth by status and the oldest waiting delivery."""
@@ -112,4 +166,4 @@ class Store(Protocol):
         """Enqueue due summaries of coalesced deliveries, linking them; how many."""
 
     async def prune(self, before: float) -> int:
-        """Delete sent and dead deliveries last updated before ``before``; how many."""
+        """Delete finished deliveries (sent, dead, summarised) last updated before ``before``."""

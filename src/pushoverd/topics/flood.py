@@ -3,13 +3,14 @@
 Within the rate, every alert is its own notification. Beyond it, deliveries are stored as
 *coalesced* (visible through the API, not sent) and, once the oldest of them has waited an
 interval, one summary notification covers them all ("37 more alerts on topic cpu: ...").
-The summary is built inside the store's transaction from what is stored, so a restart
-between the flood and its summary loses nothing.
+Whether a handler is flooded is counted from its stored deliveries inside the ingest
+transaction (``Collecting.notifications``), and the summary is built inside the store's
+transaction from what is stored: a restart keeps the window and loses nothing, and a write
+the store runs twice counts once.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,30 +57,3 @@ def _interval(value: Any, default: float) -> float:
     if seconds is None or seconds <= 0:
         raise ValidationError(f"'{INTERVAL_OPTION}' must be a positive duration such as \"1m\"")
     return seconds
-
-
-class FloodGate:
-    """Counts each handler's notifications in a sliding window."""
-
-    def __init__(self) -> None:
-        self._windows: dict[tuple[str, str], deque[float]] = {}
-
-    def admit(self, key: tuple[str, str], rule: FloodRule, now: float) -> bool:
-        """Whether one more notification for ``key`` fits its rule now (and count it if so)."""
-        if rule.unlimited:
-            return True
-        window = self._windows.setdefault(key, deque())
-        while window and window[0] <= now - rule.interval:
-            window.popleft()
-        if len(window) >= rule.rate:
-            return False
-        window.append(now)
-        return True
-
-    def count(self, key: tuple[str, str], now: float) -> None:
-        """Count a notification sent regardless of the rule (a summary)."""
-        self._windows.setdefault(key, deque()).append(now)
-
-    def forget(self, key: tuple[str, str]) -> None:
-        """Drop a handler's window (it was deleted)."""
-        self._windows.pop(key, None)

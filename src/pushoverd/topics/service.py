@@ -1,8 +1,11 @@
 """The topic service: events in, topic state and outbox deliveries out; handler specs kept.
 
-Handler specs are stored in the store and compiled into an in-memory table (topic -> id ->
-route) that the ingest transaction reads; every change replaces the table whole, so a
-concurrent ingest sees either the old or the new set, never half of one.
+The stored handler specs are the source of truth for routing: the service compiles them into
+an in-memory table (topic -> id -> route) that the ingest transaction reads, and rebuilds it
+from the store after every change (and when another writer changed them, see ``refresh``).
+Each rebuild replaces the table whole, so a concurrent ingest sees either the old or the new
+set, never half of one. Planning an event is a pure function of the event, its previous
+level, that table and the flood counts the store derives from its rows.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from pushoverd.handlers.base import Handler
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
     REDACTED,
-    SECRET_OPTIONS,
     Delivery,
     DeliveryStatus,
     Event,
@@ -33,8 +35,8 @@ from pushoverd.models import (
     valid_handler_id,
     valid_topic_id,
 )
-from pushoverd.store.base import Store
-from pushoverd.topics.flood import FloodGate, FloodRule, split_options
+from pushoverd.store.base import Collecting, Plan, Store
+from pushoverd.topics.flood import FloodRule, split_options
 from pushoverd.topics.patterns import matches
 
 log = logging.getLogger(__name__)
@@ -98,46 +100,75 @@ class TopicService:
         self._kinds = kinds
         self._on_enqueued = on_enqueued
         self._flood = flood
-        self._gate = FloodGate()
         self._clock = clock
         self._table: HandlerTable = {}
         self._sources: dict[tuple[str, str], str | None] = {}
+        self._revision: int | None = None
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Compile every stored handler spec; a spec that no longer compiles is logged."""
+        async with self._lock:
+            await self._reload()
+
+    async def refresh(self) -> bool:
+        """Rebuild the table if the stored specs changed behind our back; whether they had."""
+        if await self._store.handlers_revision() == self._revision:
+            return False
+        async with self._lock:
+            await self._reload()
+        return True
+
+    async def _reload(self) -> None:
+        revision = await self._store.handlers_revision()
         table: HandlerTable = {}
+        sources: dict[tuple[str, str], str | None] = {}
         for spec, source in await self._store.load_handlers():
-            try:
-                table.setdefault(spec.topic, {})[spec.id] = compile_spec(
-                    self._kinds, spec, flood=self._flood)
-                self._sources[(spec.topic, spec.id)] = source
-            except ValidationError as exc:
-                log.error("stored handler %s/%s no longer valid: %s", spec.topic, spec.id, exc)
-        self._table = table
+            route = self._compiled(spec)
+            if route is not None:
+                table.setdefault(spec.topic, {})[spec.id] = route
+                sources[(spec.topic, spec.id)] = source
+        self._table, self._sources, self._revision = table, sources, revision
+
+    def _compiled(self, spec: HandlerSpec) -> Route | None:
+        current = self._table.get(spec.topic, {}).get(spec.id)
+        if current is not None and current.spec == spec:
+            return current  # unchanged: keep the compiled handler
+        try:
+            return compile_spec(self._kinds, spec, flood=self._flood)
+        except ValidationError as exc:
+            log.error("stored handler %s/%s no longer valid: %s", spec.topic, spec.id, exc)
+            return None
 
     # Ingest --------------------------------------------------------------------------------
     async def collect(self, topic: str, events: Sequence[Event]) -> int:
         """Store events on ``topic`` with one delivery per matching handler; durable on return."""
-        enqueued = await self._store.collect(topic, events, self._plan)
-        if enqueued:
+        collected = await self._store.collect(topic, events, self._plan)
+        for reason in collected.skipped:
+            log.error("%s", reason)
+        if collected.enqueued:
             self._on_enqueued()
-        return enqueued
+        return collected.enqueued
 
-    def _plan(self, topic: str, event: Event, previous: Level) -> list[NewDelivery]:
-        # Runs inside the store's ingest transaction.
-        now = self._clock()
-        return [self._delivery(topic, r, event, now) for r in self._table.get(topic, {}).values()]
+    def _plan(self, ctx: Collecting) -> Plan:
+        # Runs inside the store's ingest transaction, perhaps twice: it must stay pure.
+        deliveries, skipped = [], []
+        for route in self._table.get(ctx.topic, {}).values():
+            try:
+                deliveries.append(self._delivery(route, ctx))
+            except Exception as exc:  # one broken handler must not fail the ingest
+                skipped.append(f"handler {ctx.topic}/{route.spec.id} skipped for event "
+                               f"{ctx.event.id!r}: {type(exc).__name__}: {exc}")
+        return Plan(deliveries, skipped)
 
-    def _delivery(self, topic: str, route: Route, event: Event, now: float) -> NewDelivery:
-        spec = route.spec
+    def _delivery(self, route: Route, ctx: Collecting) -> NewDelivery:
+        spec, event = route.spec, ctx.event
         status, error = self._status(spec.kind)
-        if status is DeliveryStatus.PENDING and not self._gate.admit(
-                (topic, spec.id), route.flood, now):
+        if status is DeliveryStatus.PENDING and _flooded(route, ctx):
             status = DeliveryStatus.COALESCED
         return NewDelivery(
-            topic=topic, handler_id=spec.id, kind=spec.kind, event_id=event.id,
-            level=event.level, payload=route.handler.render(topic, event), status=status,
+            topic=ctx.topic, handler_id=spec.id, kind=spec.kind, event_id=event.id,
+            level=event.level, payload=route.handler.render(ctx.topic, event), status=status,
             last_error=error)
 
     def _status(self, kind: str) -> tuple[DeliveryStatus, str | None]:
@@ -159,13 +190,30 @@ class TopicService:
         interval = route.flood.interval if route else 0.0
         if held[0].created_at > now - interval:
             return None
-        self._gate.count((topic, handler_id), now)
         latest = held[-1]
         status, error = self._status(latest.kind)
         return NewDelivery(
             topic=topic, handler_id=handler_id, kind=latest.kind, event_id=latest.event_id,
             level=max(d.level for d in held), status=status, last_error=error,
             payload=self._kinds.kind(latest.kind).summarize(topic, held), summarizes=len(held))
+
+    # Re-queueing ---------------------------------------------------------------------------
+    async def requeue(self, *, delivery_id: int | None = None, topic: str | None = None,
+                      handler_id: str | None = None) -> int:
+        """Send deliveries not yet sent (dead, or waiting for a retry) again now, to their
+        handler's current recipients; the rendered text stays. How many."""
+        count = await self._store.requeue(self._clock(), self._readdress,
+                                          delivery_id=delivery_id, topic=topic,
+                                          handler_id=handler_id)
+        if count:
+            self._on_enqueued()
+        return count
+
+    def _readdress(self, delivery: Delivery) -> dict[str, Any]:
+        route = self._table.get(delivery.topic, {}).get(delivery.handler_id)
+        if route is None or route.spec.kind != delivery.kind:
+            return delivery.payload  # its handler is gone: the recipients it had
+        return route.handler.readdress(delivery.payload)
 
     # Topics --------------------------------------------------------------------------------
     async def topics(self, pattern: str = "", min_level: Level = Level.OK) -> list[TopicState]:
@@ -219,29 +267,37 @@ class TopicService:
         """(topic, id, path) of every handler that was loaded from a file."""
         return [(t, i, src) for (t, i), src in self._sources.items() if src is not None]
 
+    def redacted(self, spec: HandlerSpec) -> HandlerSpec:
+        """``spec`` as the API shows it: every secret option of its kind reads REDACTED."""
+        secrets = self._kinds.secret_options(spec.kind)
+        if not spec.options or not secrets.intersection(spec.options):
+            return spec
+        return replace(spec, options={k: REDACTED if k in secrets and v else v
+                                      for k, v in spec.options.items()})
+
     async def create_handler(self, spec: HandlerSpec, source: str | None = None) -> HandlerSpec:
         """Validate, store and activate a new handler."""
-        _refuse_placeholders(spec)
-        handler = compile_spec(self._kinds, spec, "create", self._flood)
+        self._refuse_placeholders(spec)
+        compile_spec(self._kinds, spec, "create", self._flood)
         async with self._lock:
-            if spec.id in self._table.get(spec.topic, {}):
-                raise Conflict("failed to create handler: cannot register handler, "
-                               f'handler with ID "{spec.id}" already exists')
-            await self._store.create_handler(spec, source)
-            self._swap(spec.topic, add=handler, source=source)
+            try:
+                await self._store.create_handler(spec, source)
+            except Conflict as exc:
+                raise Conflict(f"failed to create handler: {exc}") from None
+            await self._reload()
         return spec
 
     async def replace_handler(self, topic: str, handler_id: str, spec: HandlerSpec,
                               source: str | None = None) -> HandlerSpec:
         """Replace a handler's whole spec; a different ``spec.id`` renames it."""
-        spec = _keep_secrets(replace(spec, topic=topic), self.handler(topic, handler_id))
-        handler = compile_spec(self._kinds, spec, "update", self._flood)
+        spec = self._keep_secrets(replace(spec, topic=topic), self.handler(topic, handler_id))
+        compile_spec(self._kinds, spec, "update", self._flood)
         async with self._lock:
-            if spec.id != handler_id and spec.id in self._table.get(topic, {}):
-                raise Conflict("failed to update handler: cannot rename handler, "
-                               f'handler with ID "{spec.id}" already exists')
-            await self._store.replace_handler(topic, handler_id, spec, source)
-            self._swap(topic, remove=handler_id, add=handler, source=source)
+            try:
+                await self._store.replace_handler(topic, handler_id, spec, source)
+            except Conflict as exc:
+                raise Conflict(f"failed to update handler: {exc}") from None
+            await self._reload()
         return spec
 
     async def patch_handler(self, topic: str, handler_id: str, patch: Any) -> HandlerSpec:
@@ -259,36 +315,32 @@ class TopicService:
         """Delete a handler (nothing happens if it does not exist)."""
         async with self._lock:
             await self._store.delete_handler(topic, handler_id)
-            self._swap(topic, remove=handler_id)
+            await self._reload()
 
-    def _swap(self, topic: str, *, remove: str | None = None, add: Route | None = None,
-              source: str | None = None) -> None:
-        handlers = dict(self._table.get(topic, {}))
-        if remove is not None:
-            handlers.pop(remove, None)
-            self._sources.pop((topic, remove), None)
-            self._gate.forget((topic, remove))
-        if add is not None:
-            handlers[add.spec.id] = add
-            self._sources[(topic, add.spec.id)] = source
-        self._table = {**self._table, topic: handlers}
+    def _keep_secrets(self, new: HandlerSpec, current: HandlerSpec) -> HandlerSpec:
+        """A secret option sent back as REDACTED (read from the API) keeps its current value."""
+        if not new.options or not current.options:
+            return new
+        secrets = self._kinds.secret_options(new.kind)
+        kept = {k: current.options[k] for k, v in new.options.items()
+                if k in secrets and v == REDACTED and k in current.options}
+        return replace(new, options={**new.options, **kept}) if kept else new
 
-
-def _keep_secrets(new: HandlerSpec, current: HandlerSpec) -> HandlerSpec:
-    """A secret option sent back as REDACTED (read from the API) keeps its current value."""
-    if not new.options or not current.options:
-        return new
-    kept = {k: current.options[k] for k, v in new.options.items()
-            if k in SECRET_OPTIONS and v == REDACTED and k in current.options}
-    return replace(new, options={**new.options, **kept}) if kept else new
+    def _refuse_placeholders(self, spec: HandlerSpec) -> None:
+        for key in sorted(self._kinds.secret_options(spec.kind)):
+            if (spec.options or {}).get(key) == REDACTED:
+                raise ValidationError(f"failed to create handler: option '{key}' is {REDACTED},"
+                                      " a placeholder the API shows instead of the secret; "
+                                      "give the real value")
 
 
-def _refuse_placeholders(spec: HandlerSpec) -> None:
-    for key in SECRET_OPTIONS:
-        if (spec.options or {}).get(key) == REDACTED:
-            raise ValidationError(f"failed to create handler: option '{key}' is {REDACTED}, "
-                                  "a placeholder the API shows instead of the secret; "
-                                  "give the real value")
+def _flooded(route: Route, ctx: Collecting) -> bool:
+    """Whether the handler already had its ``rate`` notifications within the interval."""
+    rule = route.flood
+    if rule.unlimited:
+        return False
+    since = ctx.now - rule.interval
+    return ctx.notifications(route.spec.id, since, rule.rate) >= rule.rate
 
 
 def _apply_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pushoverd.delivery.worker import Sender
 from pushoverd.errors import NotFound, PushoverError, ValidationError
-from pushoverd.handlers.pushover import PRIORITIES
+from pushoverd.handlers.pushover.kind import PRIORITIES
+from pushoverd.handlers.pushover.transport import Transport
 from pushoverd.models import Level
 from pushoverd.pushover.message import Message
 
@@ -56,10 +56,10 @@ def decode(body: Any) -> ServiceTestOptions:
 
 
 class PushoverServiceTest:
-    """Runs the pushover service test through the daemon's sender (its only connections)."""
+    """Runs the pushover service test through the daemon's transport (its only connections)."""
 
-    def __init__(self, sender: Sender, enabled: bool) -> None:
-        self._sender = sender
+    def __init__(self, transport: Transport, enabled: bool) -> None:
+        self._transport = transport
         self._enabled = enabled
 
     def names(self) -> list[str]:
@@ -88,7 +88,7 @@ class PushoverServiceTest:
             url=options.url, url_title=options.url_title, device=options.device,
             sound=options.sound, user=options.user_key)
         try:
-            await self._sender.send(message.to_dict())
+            await self._transport.send(message.to_dict())
         except PushoverError as exc:
             return False, str(exc)
         return True, ""

@@ -2,10 +2,11 @@
 
 Python runs one thread at a time per process, and an httpx request costs far more CPU than
 acknowledging an alert, so sends made in the daemon's own process slow ingest down. The
-worker keeps every decision and every store write; only the sends cross over, as
+daemon keeps every decision and every store write; only the requests cross over, as
 length-prefixed JSON frames on a socket pair, and their results or errors come back the same
-way. When the daemon dies the child reads end-of-file and exits; when the child dies the sends
-it had in hand fail as transient (they are retried) and the next send starts a new child.
+way. The child is started (and answers a ping) before the daemon accepts its first alert.
+When the daemon dies the child reads end-of-file and exits; when the child dies the requests
+it had in hand fail as transient (they are retried) and the next request starts a new child.
 """
 
 from __future__ import annotations
@@ -49,8 +50,17 @@ def _frame(message: dict[str, Any]) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
-def _result_json(result: SendResult) -> dict[str, Any]:
-    return asdict(result)
+async def _perform(client: PushoverClient, request: dict[str, Any]) -> Any:
+    """Run one request in the child; its JSON-ready result."""
+    op = request["op"]
+    if op == "ping":
+        return None
+    if op == "limits":
+        figures = await client.limits()
+        return asdict(figures) if figures else None
+    if op == "validate":
+        return asdict(await client.validate())
+    return asdict(await client.send(Message.from_dict(request["payload"])))
 
 
 def _result(data: dict[str, Any]) -> SendResult:
@@ -75,8 +85,8 @@ def _error(data: dict[str, Any]) -> Exception:
     return kind(data["message"], status=data.get("status"), limits=limits, **extra)
 
 
-class RemoteSender:
-    """A Sender (and breaker probe) whose requests run in a child process."""
+class RemoteTransport:
+    """A Pushover transport whose requests run in a child process."""
 
     def __init__(self, url: str, token: str, user_key: str, *, timeout: float,
                  max_connections: int, log_level: str, log_file: str,
@@ -86,7 +96,7 @@ class RemoteSender:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
-        self._pending: dict[int, asyncio.Future[SendResult]] = {}
+        self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count()
         self._starting = asyncio.Lock()
 
@@ -100,18 +110,27 @@ class RemoteSender:
         """Whether the breaker can probe the credentials (a ``.../messages.json`` URL)."""
         return self._args[0].rpartition("/")[2] == "messages.json"
 
+    async def start(self) -> None:
+        """Start the child and wait until it answers, so the first alert does not wait."""
+        await self._call({"op": "ping"})
+
     async def send(self, payload: dict[str, Any]) -> SendResult:
         """Send one stored payload through the child."""
-        return await self._call({"op": "send", "payload": payload})
+        return _result(await self._call({"op": "send", "payload": payload}))
 
     async def validate(self) -> SendResult:
         """Check the token and user key through the child (the breaker's probe)."""
-        return await self._call({"op": "validate"})
+        return _result(await self._call({"op": "validate"}))
 
-    async def _call(self, request: dict[str, Any]) -> SendResult:
+    async def limits(self) -> RateLimit | None:
+        """The quota figures, read by the child."""
+        figures = await self._call({"op": "limits"})
+        return RateLimit(**figures) if figures else None
+
+    async def _call(self, request: dict[str, Any]) -> Any:
         writer = await self._ensure_started()
         call_id = next(self._ids)
-        future: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
         try:
             writer.write(_frame({"id": call_id, **request}))
@@ -149,7 +168,7 @@ class RemoteSender:
                 if "error" in reply:
                     future.set_exception(_error(reply["error"]))
                 else:
-                    future.set_result(_result(reply["result"]))
+                    future.set_result(reply["result"])
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -216,11 +235,7 @@ async def _answer(client: PushoverClient, request: dict[str, Any],
                   writer: asyncio.StreamWriter) -> None:
     reply: dict[str, Any] = {"id": request["id"]}
     try:
-        if request["op"] == "validate":
-            result = await client.validate()
-        else:
-            result = await client.send(Message.from_dict(request["payload"]))
-        reply["result"] = _result_json(result)
+        reply["result"] = await _perform(client, request)
     except PushoverError as exc:
         reply["error"] = _error_json(exc)
     except (ValueError, TypeError, KeyError) as exc:

@@ -1,20 +1,42 @@
-"""The ``pushover`` handler kind: Kapacitor's options, levels and form fields."""
+"""The ``pushover`` handler kind: Kapacitor's options, levels and form fields.
+
+Options that can never work are refused when the handler is defined, not at send time: a
+``user-key`` that is not a Pushover key, a ``device`` that is not a device name. A sound that
+is not one of Pushover's own may be a custom sound, so it is accepted with a warning.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pushoverd.handlers.base import decode_options
 from pushoverd.models import Delivery, Event, HandlerSpec, Level
-from pushoverd.pushover.client import PushoverClient, SendResult
 from pushoverd.pushover.message import Message
 from pushoverd.timefmt import ZERO_TIME_NS
 
+log = logging.getLogger(__name__)
+
 PRIORITIES = {Level.OK: -2, Level.INFO: -1, Level.WARNING: 0, Level.CRITICAL: 1}
 """Kapacitor's level to Pushover priority mapping."""
+
+SECRET_OPTIONS = frozenset({"user-key"})
+"""Options that hold a secret: the API shows REDACTED, never their value."""
+
+# Pushover's documented formats: user and group keys are 30 letters and digits (at most 50
+# joined by commas); device names are up to 25 letters, digits, "-" or "_", comma-separated.
+_KEY = re.compile(r"[A-Za-z0-9]{30}")
+_MAX_KEYS = 50
+_DEVICE = re.compile(r"[A-Za-z0-9_-]{1,25}")
+BUILTIN_SOUNDS = frozenset({
+    "pushover", "bike", "bugle", "cashregister", "classical", "cosmic", "falling", "gamelan",
+    "incoming", "intermission", "magic", "mechanical", "pianobar", "siren", "spacealarm",
+    "tugboat", "alien", "climb", "persistent", "echo", "updown", "vibrate", "none"})
+"""The sounds every Pushover application has (``/1/sounds.json`` adds the custom ones)."""
 
 _NS = 1_000_000_000
 
@@ -30,6 +52,25 @@ class PushoverOptions(BaseModel):
     url_title: str = Field("", alias="url-title")
     sound: str = ""
     user_key: str = Field("", alias="user-key", repr=False)
+
+    @field_validator("user_key")
+    @classmethod
+    def _check_key(cls, value: str) -> str:
+        keys = value.split(",") if value else []
+        if len(keys) > _MAX_KEYS or not all(_KEY.fullmatch(k) for k in keys):
+            # Never echo the value: it is a secret.
+            raise ValueError("must be a Pushover user or group key: 30 letters and digits "
+                             f"(at most {_MAX_KEYS} joined by commas)")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        bad = [d for d in value.split(",") if not _DEVICE.fullmatch(d)] if value else []
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a Pushover device name: up to 25 letters, "
+                             "digits, '-' or '_', several separated by commas")
+        return value
 
 
 class PushoverHandler:
@@ -50,6 +91,13 @@ class PushoverHandler:
         )
         return message.to_dict()
 
+    def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` sent to this handler's current user key (the default key if unset)."""
+        readdressed = {k: v for k, v in payload.items() if k != "user"}
+        if self.options.user_key:
+            readdressed["user"] = self.options.user_key
+        return readdressed
+
 
 def _timestamp(time_ns: int) -> int | None:
     # Go's zero time means "no time given": let Pushover use its receipt time.
@@ -60,6 +108,7 @@ class PushoverKind:
     """The ``pushover`` kind, bound to whether the ``[pushover]`` service is enabled."""
 
     name = "pushover"
+    secret_options = SECRET_OPTIONS
 
     def __init__(self, enabled: bool) -> None:
         self._enabled = enabled
@@ -72,6 +121,10 @@ class PushoverKind:
     def compile(self, spec: HandlerSpec) -> PushoverHandler:
         """Validate the options as Kapacitor does (unknown keys and non-strings refused)."""
         options = decode_options(PushoverOptions, spec.options, "*pushover.HandlerConfig")
+        if options.sound and options.sound not in BUILTIN_SOUNDS:
+            log.warning("handler %s/%s: sound %r is not one of Pushover's built-in sounds; it "
+                        "works only if it is a custom sound of this application",
+                        spec.topic, spec.id, options.sound)
         return PushoverHandler(spec, options)
 
     def summarize(self, topic: str, held: list[Delivery]) -> dict[str, Any]:
@@ -91,27 +144,3 @@ def summary_text(topic: str, held: list[Delivery]) -> str:
     noun = "alert" if len(held) == 1 else "alerts"
     latest = held[-1].payload.get("message", held[-1].event_id)
     return f"{len(held)} more {noun} on topic {topic}: {levels}; latest: {latest}"
-
-
-class PushoverSender:
-    """Sends stored pushover payloads through the shared client."""
-
-    def __init__(self, client: PushoverClient) -> None:
-        self._client = client
-
-    async def send(self, payload: dict[str, Any]) -> SendResult:
-        """Send one rendered message exactly as it was stored."""
-        return await self._client.send(Message.from_dict(payload))
-
-    @property
-    def can_validate(self) -> bool:
-        """Whether the breaker can probe the credentials through this sender."""
-        return self._client.can_validate
-
-    async def validate(self) -> SendResult:
-        """Check the token and default user key without sending anything."""
-        return await self._client.validate()
-
-    async def aclose(self) -> None:
-        """Close the client's connections."""
-        await self._client.aclose()

@@ -45,6 +45,10 @@ class RefusedRecipients:
         return (f"not sent: Pushover refused this handler's user key ({error}); held back "
                 f"until {format_unix(until)}. Fix the handler's user-key, then requeue")
 
+    def clear(self) -> None:
+        """Release every held key (an operator asked to try again)."""
+        self._until.clear()
+
     def count(self, now: float) -> int:
         """How many keys are held back now."""
         return sum(1 for until, _ in self._until.values() if until > now)

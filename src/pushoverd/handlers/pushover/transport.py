@@ -1,0 +1,60 @@
+"""How Pushover requests are made: from this process, or from a child (``remote.py``).
+
+Both carry stored payloads (``Message.to_dict()``) and raise the client's ``PushoverError``
+subclasses; the integration above them decides what a failure means for the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pushoverd.pushover.client import PushoverClient, RateLimit, SendResult
+from pushoverd.pushover.message import Message
+
+
+class Transport(Protocol):
+    """The Pushover requests the daemon makes, over its (at most 2) connections."""
+
+    can_validate: bool
+
+    async def start(self) -> None:
+        """Be ready to send before the first alert arrives."""
+
+    async def send(self, payload: dict[str, Any]) -> SendResult:
+        """Send one stored message exactly as it was stored."""
+
+    async def validate(self) -> SendResult:
+        """Check the token and default user key without sending anything."""
+
+    async def limits(self) -> RateLimit | None:
+        """The application's quota figures (``apps/limits.json``)."""
+
+    async def aclose(self) -> None:
+        """Let requests in flight finish, then close the connections."""
+
+
+class LocalTransport:
+    """Requests made by a client in this process."""
+
+    def __init__(self, client: PushoverClient) -> None:
+        self._client = client
+        self.can_validate = client.can_validate
+
+    async def start(self) -> None:
+        """Nothing to start: the client connects on its first request."""
+
+    async def send(self, payload: dict[str, Any]) -> SendResult:
+        """Send one stored message."""
+        return await self._client.send(Message.from_dict(payload))
+
+    async def validate(self) -> SendResult:
+        """Check the credentials (``users/validate.json``)."""
+        return await self._client.validate()
+
+    async def limits(self) -> RateLimit | None:
+        """The quota figures."""
+        return await self._client.limits()
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
+        await self._client.aclose()

@@ -1,0 +1,569 @@
+"""The store contract, against every backend (tests/contract/conftest.py): atomic ingest with
+planning and flood counts, the outbox's leases, order, retries, dead letters and re-queues,
+flood rows, pruning, handler specs and topic state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from tests.contract.conftest import Backend
+
+from pushoverd.errors import Conflict, NotFound, StoreError
+from pushoverd.models import (
+    Delivery,
+    DeliveryFilter,
+    DeliveryStatus,
+    Event,
+    HandlerSpec,
+    Level,
+    NewDelivery,
+    TopicState,
+)
+from pushoverd.store.base import Collecting, Plan, Store
+
+LEASE = 30.0
+KINDS = ("pushover",)
+
+
+def event(event_id: str = "cpu:host=a", level: Level = Level.CRITICAL, **kw: object) -> Event:
+    return Event(id=event_id, level=level, message=f"{event_id} is {level.name}", **kw)  # type: ignore[arg-type]
+
+
+def new_delivery(ctx: Collecting, handler_id: str = "h", kind: str = "pushover",
+                 status: DeliveryStatus = DeliveryStatus.PENDING) -> NewDelivery:
+    return NewDelivery(topic=ctx.topic, handler_id=handler_id, kind=kind, event_id=ctx.event.id,
+                       level=ctx.event.level, payload={"message": ctx.event.message},
+                       status=status)
+
+
+def one_delivery(ctx: Collecting) -> Plan:
+    """A planner: one pending delivery per event, for handler ``h``."""
+    return Plan([new_delivery(ctx)])
+
+
+def no_delivery(ctx: Collecting) -> Plan:
+    return Plan()
+
+
+def same_payload(d: Delivery) -> dict[str, Any]:
+    return d.payload
+
+
+def later(seconds: float = 1.0) -> float:
+    return time.time() + seconds
+
+
+async def claim(store: Store, now: float, limit: int = 10,
+                kinds: tuple[str, ...] = KINDS) -> list[Delivery]:
+    return await store.claim(now, limit, LEASE, kinds)
+
+
+async def enqueue(store: Store, n: int, topic: str = "cpu") -> list[int]:
+    """Collect ``n`` events, one delivery each; their IDs, oldest first."""
+    for i in range(n):
+        await store.collect(topic, [event(f"e{i}")], one_delivery)
+    found = await store.deliveries(DeliveryFilter(topic=topic, limit=1000))
+    return sorted(d.id for d in found)
+
+
+# Topics and events ----------------------------------------------------------------------------
+
+async def test_collect_records_events_and_topic_state(store: Store) -> None:
+    await store.collect("cpu", [event("a", Level.WARNING, time_ns=5, duration_ns=7,
+                                      details="d")], no_delivery)
+    await store.collect("cpu", [event("b", Level.INFO)], no_delivery)
+    assert await store.topic("cpu") == TopicState("cpu", Level.WARNING, 2)
+    [a, b] = await store.events("cpu", Level.OK) or []
+    assert (a.id, a.level, a.message, a.details, a.time_ns, a.duration_ns) == (
+        "a", Level.WARNING, "a is WARNING", "d", 5, 7)
+    assert (b.id, b.level) == ("b", Level.INFO)
+
+
+async def test_topic_level_is_the_true_maximum_over_its_events(store: Store) -> None:
+    # Kapacitor's sort bug reports WARNING here; the intended semantics is the maximum.
+    await store.collect("cpu", [event("b", Level.CRITICAL), event("a", Level.WARNING)],
+                        no_delivery)
+    assert (await store.topic("cpu") or TopicState("", Level.OK, 0)).level is Level.CRITICAL
+
+
+async def test_events_are_sorted_by_level_then_id_and_filtered_by_min_level(
+        store: Store) -> None:
+    await store.collect("cpu", [event("d", Level.OK), event("c", Level.WARNING),
+                                event("b", Level.CRITICAL), event("a", Level.WARNING)],
+                        no_delivery)
+    listed = await store.events("cpu", Level.OK) or []
+    assert [(e.id, e.level) for e in listed] == [
+        ("b", Level.CRITICAL), ("a", Level.WARNING), ("c", Level.WARNING), ("d", Level.OK)]
+    assert [e.id for e in await store.events("cpu", Level.WARNING) or []] == ["b", "a", "c"]
+    assert [e.id for e in await store.events("cpu", Level.CRITICAL) or []] == ["b"]
+
+
+async def test_a_new_state_replaces_the_old_one_and_ok_stays_listed(store: Store) -> None:
+    await store.collect("cpu", [event("a", Level.CRITICAL)], no_delivery)
+    await store.collect("cpu", [event("a", Level.OK)], no_delivery)
+    [state] = await store.events("cpu", Level.OK) or []
+    assert (state.level, state.previous_level) == (Level.OK, Level.CRITICAL)
+    assert await store.topic("cpu") == TopicState("cpu", Level.OK, 2)
+
+
+async def test_planner_gets_the_level_this_event_id_had_before(store: Store) -> None:
+    seen: list[tuple[str, str, Level, Level]] = []
+
+    def record(ctx: Collecting) -> Plan:
+        seen.append((ctx.topic, ctx.event.id, ctx.event.level, ctx.previous))
+        return Plan()
+
+    await store.collect("cpu", [event("a", Level.INFO), event("a", Level.WARNING)], record)
+    await store.collect("cpu", [event("a", Level.CRITICAL), event("b", Level.OK)], record)
+    await store.collect("mem", [event("a", Level.OK)], record)  # other topic: its own history
+    assert seen == [
+        ("cpu", "a", Level.INFO, Level.OK), ("cpu", "a", Level.WARNING, Level.INFO),
+        ("cpu", "a", Level.CRITICAL, Level.WARNING), ("cpu", "b", Level.OK, Level.OK),
+        ("mem", "a", Level.OK, Level.OK)]
+
+
+async def test_collect_enqueues_what_the_planner_returns(store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        dead = NewDelivery(topic=ctx.topic, handler_id="off", kind="pushover", event_id="a",
+                           level=Level.CRITICAL, payload={"message": "m"},
+                           status=DeliveryStatus.DEAD, last_error="service is not enabled")
+        return Plan([new_delivery(ctx), dead], skipped=["handler cpu/broken skipped"])
+
+    collected = await store.collect("cpu", [event("a")], plan)
+    assert (collected.enqueued, collected.skipped) == (2, ("handler cpu/broken skipped",))
+    pending, killed = sorted(await store.deliveries(DeliveryFilter()), key=lambda d: d.id)
+    assert (pending.handler_id, pending.status, pending.attempts, pending.payload) == (
+        "h", DeliveryStatus.PENDING, 0, {"message": "a is CRITICAL"})
+    assert (killed.status, killed.last_error) == (DeliveryStatus.DEAD, "service is not enabled")
+
+
+async def test_a_raising_planner_leaves_nothing(store: Store) -> None:
+    def explode(ctx: Collecting) -> Plan:
+        if ctx.event.id == "second":
+            raise RuntimeError("planner failed")
+        return one_delivery(ctx)
+
+    await store.collect("bad", [event("old", Level.INFO)], no_delivery)
+    with pytest.raises(RuntimeError):
+        await store.collect("bad", [event("first"), event("second")], explode)
+    assert await store.topic("bad") == TopicState("bad", Level.INFO, 1)  # unchanged
+    assert [e.id for e in await store.events("bad", Level.OK) or []] == ["old"]
+    assert await store.deliveries(DeliveryFilter(topic="bad")) == []
+
+
+async def test_the_planner_counts_a_handlers_notifications_in_the_same_transaction(
+        store: Store) -> None:
+    """Flood counts come from the stored rows: earlier events of the same request count, and
+    coalesced deliveries, other handlers, other topics and older rows do not."""
+    counts: list[int] = []
+
+    def plan(ctx: Collecting) -> Plan:
+        counts.append(ctx.notifications("h", ctx.now - 60, 100))
+        status = (DeliveryStatus.COALESCED if ctx.event.id.startswith("held")
+                  else DeliveryStatus.PENDING)
+        return Plan([new_delivery(ctx, status=status), new_delivery(ctx, handler_id="other")])
+
+    await store.collect("mem", [event("x")], plan)
+    await store.collect("cpu", [event("a"), event("b"), event("held1"), event("c")], plan)
+    assert counts == [0, 0, 1, 2, 2]
+    await store.collect("cpu", [event("d")], plan)
+    assert counts[-1] == 3
+
+
+async def test_the_notification_count_stops_at_its_limit_and_its_window(
+        store: Store) -> None:
+    for i in range(5):
+        await store.collect("cpu", [event(f"e{i}")], one_delivery)
+    seen: list[tuple[int, int]] = []
+
+    def plan(ctx: Collecting) -> Plan:
+        seen.append((ctx.notifications("h", ctx.now - 60, 3),
+                     ctx.notifications("h", ctx.now + 1, 100)))
+        return Plan()
+
+    await store.collect("cpu", [event("x")], plan)
+    assert seen == [(3, 0)]
+
+
+async def test_unknown_topic_has_no_state_and_no_events(store: Store) -> None:
+    assert await store.topic("nope") is None
+    assert await store.events("nope", Level.OK) is None
+    assert await store.event("nope", "a") is None
+
+
+async def test_ensure_topic_makes_an_empty_ok_topic(store: Store) -> None:
+    await store.ensure_topic("cpu")
+    await store.ensure_topic("cpu")
+    assert await store.topics() == [TopicState("cpu", Level.OK, 0)]
+    assert await store.events("cpu", Level.OK) == []
+
+
+async def test_topics_are_sorted_by_id(store: Store) -> None:
+    for topic in ("mem", "cpu", "main:task:alert2", "disk"):
+        await store.collect(topic, [event()], no_delivery)
+    assert [t.id for t in await store.topics()] == ["cpu", "disk", "main:task:alert2", "mem"]
+
+
+async def test_delete_topic_deletes_its_events_but_not_its_handlers(store: Store) -> None:
+    await store.create_handler(HandlerSpec("cpu", "h", "pushover"), None)
+    await store.collect("cpu", [event("a")], no_delivery)
+    assert await store.delete_topic("cpu") is True
+    assert await store.topic("cpu") is None
+    assert await store.event("cpu", "a") is None
+    assert [s.id for s, _ in await store.load_handlers()] == ["h"]
+    assert await store.delete_topic("cpu") is False
+    await store.collect("cpu", [event("b", Level.INFO)], no_delivery)
+    assert await store.topic("cpu") == TopicState("cpu", Level.INFO, 1)
+
+
+# Outbox -----------------------------------------------------------------------------------------
+
+async def test_claim_leases_oldest_first_up_to_the_limit(store: Store) -> None:
+    ids = await enqueue(store, 3, topic="cpu") + await enqueue(store, 3, topic="mem")
+    first = await claim(store, later(), 2)
+    assert [d.id for d in first] == ids[:2]
+    assert all(d.status is DeliveryStatus.SENDING and d.attempts == 1 for d in first)
+    # cpu's third waits behind its two leased elders; mem's handler is free to go.
+    assert [d.id for d in await claim(store, later(), 10)] == ids[3:]
+    assert await claim(store, later(), 10) == []
+
+
+async def test_a_handler_waits_behind_its_earlier_delivery(store: Store) -> None:
+    ids = await enqueue(store, 3)
+    [head] = await claim(store, later(), 1)
+    await store.mark_failed(head.id, "HTTP 503", later() + 60, later())
+
+    assert await claim(store, later(), 10) == []
+    assert [d.id for d in await claim(store, later() + 61, 10)] == ids
+
+
+async def test_leased_deliveries_come_back_only_when_the_lease_expires(
+        store: Store) -> None:
+    [delivery_id] = await enqueue(store, 1)
+    now = later()
+    assert [d.id for d in await claim(store, now, 10)] == [delivery_id]
+    assert await claim(store, now + LEASE - 1, 10) == []
+    [again] = await claim(store, now + LEASE + 1, 10)
+    assert (again.id, again.attempts) == (delivery_id, 2)
+
+
+async def test_claim_takes_only_the_kinds_asked_for(store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([new_delivery(ctx, handler_id="p", kind="pushover"),
+                     new_delivery(ctx, handler_id="w", kind="post")])
+
+    await store.collect("cpu", [event("a")], plan)
+    [post] = await claim(store, later(), kinds=("post",))
+    assert (post.kind, post.handler_id) == ("post", "w")
+    assert await claim(store, later(), kinds=()) == []
+    [push] = await claim(store, later(), kinds=("post", "pushover"))
+    assert push.kind == "pushover"
+
+
+async def test_a_reopened_store_frees_the_leases_a_dead_run_held(backend: Backend) -> None:
+    first = backend.make()
+    assert await first.open() == 0
+    [delivery_id] = await enqueue(first, 1)
+    await claim(first, later())  # ... and the daemon dies mid-send
+    await first.close()
+
+    second = backend.make()
+    try:
+        assert await second.open() == 1
+        [again] = await claim(second, later())  # now, not after the lease
+        assert (again.id, again.attempts) == (delivery_id, 2)
+        assert again.last_error == "interrupted: the daemon stopped during the send"
+    finally:
+        await second.close()
+
+
+async def test_nothing_is_claimed_before_it_is_due(store: Store) -> None:
+    await enqueue(store, 1)
+    assert await claim(store, time.time() - 60, 10) == []
+
+
+async def test_mark_sent_records_the_receipt_and_finishes_the_delivery(
+        store: Store) -> None:
+    [delivery_id] = await enqueue(store, 1)
+    now = later()
+    await claim(store, now, 1)
+    await store.mark_sent(delivery_id, "req-1", "no active devices", now)
+    sent = await store.delivery(delivery_id)
+    assert sent is not None
+    assert (sent.status, sent.sent_at, sent.request_id, sent.info, sent.attempts) == (
+        DeliveryStatus.SENT, now, "req-1", "no active devices", 1)
+    assert await claim(store, now + LEASE + 1, 10) == []
+
+
+async def test_mark_failed_retries_at_the_given_time(store: Store) -> None:
+    [delivery_id] = await enqueue(store, 1)
+    now = later()
+    await claim(store, now, 1)
+    await store.mark_failed(delivery_id, "HTTP 503", now + 60, now)
+    failed = await store.delivery(delivery_id)
+    assert failed is not None
+    assert (failed.status, failed.last_error, failed.next_attempt_at) == (
+        DeliveryStatus.FAILED, "HTTP 503", now + 60)
+    assert await claim(store, now + 59, 10) == []
+    [retry] = await claim(store, now + 61, 10)
+    assert (retry.id, retry.attempts) == (delivery_id, 2)
+
+
+async def test_mark_dead_stops_retries_until_requeued(store: Store) -> None:
+    ids = await enqueue(store, 2)
+    now = later()
+    await claim(store, now)
+    for delivery_id in ids:
+        await store.mark_dead(delivery_id, "user key invalid", now)
+    assert await claim(store, now + 3600) == []
+    assert await store.requeue(now, same_payload, delivery_id=ids[0]) == 1
+    requeued = await store.delivery(ids[0])
+    assert requeued is not None
+    assert (requeued.status, requeued.attempts) == (DeliveryStatus.PENDING, 0)
+    assert [d.id for d in await claim(store, now + 1)] == [ids[0]]
+    assert await store.requeue(now, same_payload, delivery_id=ids[0]) == 0  # in flight now
+
+
+async def test_requeue_keeps_created_records_when_and_readdresses(store: Store) -> None:
+    [delivery_id] = await enqueue(store, 1)
+    before = await store.delivery(delivery_id)
+    assert before is not None and before.requeued_at is None
+    now = later(10)
+    await claim(store, now)
+    await store.mark_dead(delivery_id, "user key invalid", now)
+
+    def readdress(d: Delivery) -> dict[str, Any]:
+        return {**d.payload, "user": "new-key"}
+
+    assert await store.requeue(now + 5, readdress, delivery_id=delivery_id) == 1
+    after = await store.delivery(delivery_id)
+    assert after is not None
+    assert (after.created_at, after.requeued_at, after.age_basis) == (
+        before.created_at, now + 5, now + 5)
+    assert after.payload == {"message": before.payload["message"], "user": "new-key"}
+    assert after.next_attempt_at == now + 5
+
+
+async def test_requeue_takes_failed_deliveries_waiting_for_a_retry_but_not_sent_ones(
+        store: Store) -> None:
+    waiting, sent, pending = await enqueue(store, 3)
+    now = later()
+    await claim(store, now, 2)
+    await store.mark_failed(waiting, "HTTP 503", now + 3600, now)
+    await store.mark_sent(sent, "r", None, now)
+    assert await store.requeue(now, same_payload, delivery_id=sent) == 0
+    assert await store.requeue(now, same_payload, delivery_id=pending) == 0
+    assert await store.requeue(now + 1, same_payload, topic="cpu", handler_id="h") == 1
+    assert [d.id for d in await claim(store, now + 2)] == [waiting, pending]
+
+
+async def test_requeue_by_topic_and_handler(store: Store) -> None:
+    cpu = await enqueue(store, 2, "cpu")
+    mem = await enqueue(store, 1, "mem")
+    now = later()
+    await claim(store, now)
+    for delivery_id in cpu + mem:
+        await store.mark_dead(delivery_id, "x", now)
+    assert await store.requeue(now, same_payload, topic="cpu", handler_id="other") == 0
+    assert await store.requeue(now, same_payload, topic="cpu", handler_id="h") == 2
+    dead = await store.deliveries(DeliveryFilter(statuses=(DeliveryStatus.DEAD,)))
+    assert [d.id for d in dead] == mem
+
+
+async def test_release_returns_unattempted_deliveries_uncounted(store: Store) -> None:
+    first, second = await enqueue(store, 2)
+    now = later()
+    await claim(store, now, 10)
+    await store.mark_failed(second, "HTTP 500", now, now)
+    await claim(store, now + 1, 10)  # ``second``'s retry: attempts 2
+    await store.release([first, second], now + 1)
+    released = {d.id: d for d in await store.deliveries(DeliveryFilter())}
+    assert (released[first].status, released[first].attempts) == (DeliveryStatus.PENDING, 0)
+    assert (released[second].status, released[second].attempts) == (DeliveryStatus.FAILED, 1)
+    assert [d.id for d in await claim(store, now + 2, 10)] == [first, second]
+
+
+async def test_release_leaves_finished_deliveries_alone(store: Store) -> None:
+    [delivery_id] = await enqueue(store, 1)
+    now = later()
+    await claim(store, now, 1)
+    await store.mark_sent(delivery_id, "r", None, now)
+    await store.release([delivery_id], now)
+    sent = await store.delivery(delivery_id)
+    assert sent is not None and sent.status is DeliveryStatus.SENT
+
+
+async def test_stats_counts_every_status_and_the_oldest_waiting(store: Store) -> None:
+    empty = await store.stats()
+    assert empty.counts == {s.value: 0 for s in DeliveryStatus}
+    assert empty.oldest_pending_at is None
+    before = time.time()
+    ids = await enqueue(store, 4)
+    now = later()
+    await claim(store, now, 3)
+    await store.mark_sent(ids[0], "r", None, now)
+    await store.mark_dead(ids[1], "x", now)
+    stats = await store.stats()
+    assert stats.counts == {**empty.counts, "pending": 1, "sending": 1, "sent": 1, "dead": 1}
+    assert stats.oldest_pending_at is not None and before <= stats.oldest_pending_at <= now
+
+
+async def test_prune_deletes_only_finished_deliveries_older_than_the_cutoff(
+        store: Store) -> None:
+    ids = await enqueue(store, 4)
+    now = later()
+    await claim(store, now, 2)
+    await store.mark_sent(ids[0], "r", None, now)
+    await store.mark_dead(ids[1], "x", now)
+    assert await store.prune(now) == 0  # updated exactly at the cutoff: kept
+    assert await store.prune(now + 1) == 2
+    assert sorted(d.id for d in await store.deliveries(DeliveryFilter())) == ids[2:]
+
+
+async def test_flush_coalesced_links_each_handlers_held_deliveries_to_one_summary(
+        store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([new_delivery(ctx, handler_id=h, status=DeliveryStatus.COALESCED)
+                     for h in ("a", "b")])
+
+    await store.collect("cpu", [event("e1"), event("e2", Level.WARNING)], plan)
+    calls: list[tuple[str, str, list[str]]] = []
+
+    def summarize(topic: str, handler_id: str, held: list[Delivery],
+                  now: float) -> NewDelivery | None:
+        calls.append((topic, handler_id, [d.event_id for d in held]))
+        if handler_id == "b":
+            return None  # not due yet
+        return NewDelivery(topic=topic, handler_id=handler_id, kind="pushover",
+                           event_id=held[-1].event_id, level=Level.CRITICAL,
+                           payload={"message": "2 more"}, summarizes=len(held))
+
+    assert await store.flush_coalesced(later(), summarize) == 1
+    assert calls == [("cpu", "a", ["e1", "e2"]), ("cpu", "b", ["e1", "e2"])]
+    [summary] = [d for d in await store.deliveries(DeliveryFilter()) if d.summarizes]
+    assert (summary.handler_id, summary.status, summary.summarizes) == (
+        "a", DeliveryStatus.PENDING, 2)
+    held = await store.deliveries(DeliveryFilter(handler_id="a",
+                                                 statuses=(DeliveryStatus.COALESCED,)))
+    assert {d.summary_id for d in held} == {summary.id}
+    calls.clear()
+    assert await store.flush_coalesced(later(), summarize) == 0
+    assert calls == [("cpu", "b", ["e1", "e2"])]  # a's are summarised once
+    assert await store.prune(later(60)) == 2  # summarised ones are finished; b's are not
+
+
+async def test_deliveries_are_listed_newest_first_and_filtered(store: Store) -> None:
+    cpu = await enqueue(store, 3, "cpu")
+    mem = await enqueue(store, 1, "mem")
+    assert [d.id for d in await store.deliveries(DeliveryFilter())] == [*mem, *reversed(cpu)]
+    assert [d.id for d in await store.deliveries(DeliveryFilter(topic="mem"))] == mem
+    assert await store.deliveries(DeliveryFilter(handler_id="other")) == []
+    assert [d.id for d in await store.deliveries(DeliveryFilter(limit=2))] == [mem[0], cpu[2]]
+    assert [d.id for d in await store.deliveries(DeliveryFilter(before_id=cpu[2]))] == [
+        cpu[1], cpu[0]]
+    await store.mark_dead(cpu[0], "x", time.time())
+    dead = DeliveryFilter(statuses=(DeliveryStatus.DEAD, DeliveryStatus.SENT))
+    assert [d.id for d in await store.deliveries(dead)] == [cpu[0]]
+    assert await store.deliveries(DeliveryFilter(since=later(60))) == []
+    assert await store.deliveries(DeliveryFilter(until=time.time() - 60)) == []
+    assert len(await store.deliveries(DeliveryFilter(since=time.time() - 60))) == 4
+
+
+async def test_unknown_delivery_is_none(store: Store) -> None:
+    assert await store.delivery(12345) is None
+
+
+# Handler specs ----------------------------------------------------------------------------------
+
+async def test_create_handler_stores_the_spec_and_makes_its_topic(store: Store) -> None:
+    spec = HandlerSpec("cpu", "h", "pushover", {"sound": "siren", "nested": {"a": [1]}})
+    await store.create_handler(spec, "/etc/handlers/h.yaml")
+    await store.create_handler(HandlerSpec("cpu", "bare", "pushover"), None)
+    assert await store.load_handlers() == [
+        (HandlerSpec("cpu", "bare", "pushover", None), None),
+        (spec, "/etc/handlers/h.yaml")]
+    assert await store.topic("cpu") == TopicState("cpu", Level.OK, 0)
+
+
+async def test_handler_ids_are_unique_per_topic(store: Store) -> None:
+    await store.create_handler(HandlerSpec("cpu", "h", "pushover"), None)
+    await store.create_handler(HandlerSpec("mem", "h", "pushover"), None)  # another topic: fine
+    with pytest.raises(Conflict, match='handler with ID "h" already exists'):
+        await store.create_handler(HandlerSpec("cpu", "h", "pushover", {"x": "y"}), None)
+    assert len(await store.load_handlers()) == 2
+
+
+async def test_replace_handler_replaces_and_can_rename(store: Store) -> None:
+    await store.create_handler(HandlerSpec("cpu", "h", "pushover"), "/f.yaml")
+    await store.replace_handler("cpu", "h", HandlerSpec("cpu", "h", "pushover", {"a": "b"}),
+                                "/f.yaml")
+    await store.replace_handler("cpu", "h", HandlerSpec("cpu", "renamed", "pushover"), None)
+    assert await store.load_handlers() == [(HandlerSpec("cpu", "renamed", "pushover"), None)]
+
+
+async def test_replace_handler_refuses_unknown_ids_and_taken_names(store: Store) -> None:
+    await store.create_handler(HandlerSpec("cpu", "a", "pushover"), None)
+    await store.create_handler(HandlerSpec("cpu", "b", "pushover"), None)
+    with pytest.raises(NotFound, match='unknown handler: "zzz"'):
+        await store.replace_handler("cpu", "zzz", HandlerSpec("cpu", "zzz", "pushover"), None)
+    with pytest.raises(Conflict, match='handler with ID "b" already exists'):
+        await store.replace_handler("cpu", "a", HandlerSpec("cpu", "b", "pushover"), None)
+    assert [s.id for s, _ in await store.load_handlers()] == ["a", "b"]
+
+
+async def test_every_handler_change_moves_the_revision(store: Store) -> None:
+    seen = [await store.handlers_revision()]
+    await store.create_handler(HandlerSpec("cpu", "h", "pushover"), None)
+    seen.append(await store.handlers_revision())
+    await store.replace_handler("cpu", "h", HandlerSpec("cpu", "h", "pushover", {"a": 1}), None)
+    seen.append(await store.handlers_revision())
+    await store.delete_handler("cpu", "h")
+    seen.append(await store.handlers_revision())
+    assert len(set(seen)) == 4
+    await store.delete_handler("cpu", "h")  # nothing deleted: nothing changed
+    await store.collect("cpu", [event()], no_delivery)
+    assert await store.handlers_revision() == seen[-1]
+
+
+async def test_delete_handler_says_whether_it_existed(store: Store) -> None:
+    await store.create_handler(HandlerSpec("cpu", "h", "pushover"), None)
+    assert await store.delete_handler("cpu", "h") is True
+    assert await store.delete_handler("cpu", "h") is False
+    assert await store.load_handlers() == []
+    assert await store.topic("cpu") is not None  # deleting a handler never deletes its topic
+
+
+# Durability -----------------------------------------------------------------------------
+
+async def test_a_reopened_store_keeps_everything(backend: Backend) -> None:
+    first = backend.make()
+    await first.open()
+    await first.create_handler(HandlerSpec("cpu", "h", "pushover", {"sound": "siren"}), "/f")
+    await first.collect("cpu", [event("a", Level.WARNING, time_ns=1_700_000_000_123_456_789)],
+                        one_delivery)
+    await first.close()
+
+    second = backend.make()
+    await second.open()  # SQLite: migrations are not applied twice
+    try:
+        assert await second.load_handlers() == [
+            (HandlerSpec("cpu", "h", "pushover", {"sound": "siren"}), "/f")]
+        assert await second.topic("cpu") == TopicState("cpu", Level.WARNING, 1)
+        state = await second.event("cpu", "a")
+        assert state is not None and state.time_ns == 1_700_000_000_123_456_789
+        [delivery] = await second.deliveries(DeliveryFilter())
+        assert (delivery.event_id, delivery.status) == ("a", DeliveryStatus.PENDING)
+    finally:
+        await second.close()
+
+
+async def test_a_closed_store_refuses_writes(backend: Backend) -> None:
+    s = backend.make()
+    await s.open()
+    await s.close()
+    with pytest.raises(StoreError, match="closed"):
+        await s.ensure_topic("cpu")
+
