@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
-
-TOKEN = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-USER = "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
+from tests.conftest import TOKEN, USER
 
 
 def free_port() -> int:

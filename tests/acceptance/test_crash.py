@@ -7,12 +7,11 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.acceptance.daemon import TOKEN, USER, Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, free_port, write_config
 from tests.fakes.pushover import FakePushover
 
 pytestmark = pytest.mark.e2e
@@ -22,12 +21,6 @@ KILL_AFTER = 150
 HANDLER = {"id": "oncall", "kind": "pushover", "options": {"title": "crash test"}}
 FAST_RECOVERY = ('  timeout = "1s"\n  lease-timeout = "2s"\n'
                  '[pushoverd.flood]\n  enabled = false\n')
-
-
-@pytest.fixture
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER}) as server:
-        yield server
 
 
 def alert(n: int) -> str:

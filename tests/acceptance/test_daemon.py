@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from tests.acceptance.daemon import TOKEN, USER, Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.conftest import TOKEN, USER
 from tests.fakes.pushover import FakePushover
 
 from pushoverd.timefmt import parse_rfc3339nano
@@ -33,12 +34,6 @@ def captured_forms() -> list[dict[str, str]]:
     """What Kapacitor sent to Pushover for the same four alerts."""
     lines = (DATA / "pushover_form_topic_handler_levels.jsonl").read_text().splitlines()
     return [dict(parse_qsl(json.loads(line)["body"])) for line in lines]
-
-
-@pytest.fixture
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER}) as server:
-        yield server
 
 
 @pytest.fixture

@@ -34,13 +34,9 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
+from tests.wiring import wire
 
-from pushoverd.api.server import build_app
-from pushoverd.delivery.state import SendingState
-from pushoverd.handlers.pushover import PushoverKind
-from pushoverd.handlers.registry import KindRegistry
 from pushoverd.store.sqlite import SQLiteStore
-from pushoverd.topics.service import TopicService
 
 DATA = Path(__file__).parent.parent / "data" / "cli"
 JSON_TYPE = "application/json; charset=utf-8"
@@ -115,9 +111,7 @@ class Pushoverd:
 async def daemon(tmp_path: Path) -> AsyncIterator[Pushoverd]:
     store = SQLiteStore(tmp_path / "pushoverd.db")
     await store.open()
-    topics = TopicService(store, KindRegistry([PushoverKind(True)]))
-    await topics.start()
-    server = TestServer(build_app(topics, store, SendingState()), host="127.0.0.1")
+    server = TestServer((await wire(store)).app, host="127.0.0.1")
     await server.start_server()
     try:
         yield Pushoverd(server.port)

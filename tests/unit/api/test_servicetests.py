@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from tests.conftest import OTHER_USER
 from tests.fakes.pushover import FakePushover
+from tests.wiring import wire
 
-from pushoverd.api.server import build_app
-from pushoverd.delivery.state import SendingState
-from pushoverd.handlers.pushover import PushoverKind, PushoverSender
-from pushoverd.handlers.registry import KindRegistry
-from pushoverd.pushover.client import PushoverClient
-from pushoverd.servicetests import PushoverServiceTest
 from pushoverd.store.sqlite import SQLiteStore
-from pushoverd.topics.service import TopicService
 
-TOKEN = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-USER = "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
-OTHER_USER = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"
 DATA = Path(__file__).parent.parent.parent / "data"
 
 
@@ -31,22 +23,12 @@ def captured(name: str) -> list[dict[str, str]]:
     return [dict(parse_qsl(json.loads(line)["body"], keep_blank_values=True)) for line in lines]
 
 
-@pytest.fixture
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER, OTHER_USER}) as server:
-        yield server
-
-
 async def client_for(tmp_path: Path, url: str, enabled: bool = True) -> TestClient:
     store = SQLiteStore(tmp_path / "db")
     await store.open()
-    pushover = PushoverClient(url, TOKEN, USER)
-    topics = TopicService(store, KindRegistry([PushoverKind(enabled)]))
-    app = build_app(topics, store, SendingState(),
-                    PushoverServiceTest(PushoverSender(pushover), enabled))
+    app = (await wire(store, enabled=enabled, pushover_url=url, service_tests=True)).app
 
     async def close(_: object) -> None:
-        await pushover.aclose()
         await store.close()
 
     app.on_cleanup.append(close)

@@ -13,43 +13,20 @@ from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import DeliveryFilter, DeliveryStatus, Event, HandlerSpec, Level
 from pushoverd.store.sqlite import SQLiteStore
-from pushoverd.topics.flood import FloodGate, FloodRule, split_options
+from pushoverd.topics.flood import FloodRule, split_options
 from pushoverd.topics.service import TopicService
 
 TEN_A_MINUTE = FloodRule(10, 60.0)
 
 
 class Clock:
-    """A clock the test moves by hand (starting now: the store stamps rows with real time)."""
+    """A clock the test moves by hand, shared by the store (row times) and the service."""
 
     def __init__(self) -> None:
         self.now = time.time()
 
     def __call__(self) -> float:
         return self.now
-
-
-def test_the_gate_admits_up_to_the_rate_within_the_interval() -> None:
-    gate = FloodGate()
-    key = ("cpu", "h")
-
-    admitted = [gate.admit(key, FloodRule(3, 60.0), 100.0 + i) for i in range(5)]
-
-    assert admitted == [True, True, True, False, False]
-    assert gate.admit(key, FloodRule(3, 60.0), 160.5)  # the first one left the window
-
-
-def test_a_rate_of_zero_never_holds_anything_back() -> None:
-    gate = FloodGate()
-    assert all(gate.admit(("t", "h"), FloodRule(0, 60.0), 1.0) for _ in range(100))
-
-
-def test_handlers_are_counted_separately() -> None:
-    gate = FloodGate()
-    rule = FloodRule(1, 60.0)
-    assert gate.admit(("cpu", "a"), rule, 1.0)
-    assert gate.admit(("cpu", "b"), rule, 1.0)
-    assert not gate.admit(("cpu", "a"), rule, 2.0)
 
 
 def test_flood_options_override_the_default_and_are_hidden_from_the_kind() -> None:
@@ -70,8 +47,13 @@ def test_bad_flood_options_are_refused(options: dict[str, object]) -> None:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    db = SQLiteStore(tmp_path / "pushoverd.db")
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: Clock) -> AsyncIterator[SQLiteStore]:
+    db = SQLiteStore(tmp_path / "pushoverd.db", clock=clock)
     await db.open()
     yield db
     await db.close()
@@ -99,8 +81,9 @@ async def by_status(store: SQLiteStore, status: DeliveryStatus) -> list[int]:
     return sorted(d.id for d in found)
 
 
-async def test_a_storm_sends_the_rate_and_holds_back_the_rest(store: SQLiteStore) -> None:
-    service = await service_with_handler(store, Clock())
+async def test_a_storm_sends_the_rate_and_holds_back_the_rest(store: SQLiteStore,
+                                                               clock: Clock) -> None:
+    service = await service_with_handler(store, clock)
 
     await service.collect("cpu", storm(50))
 
@@ -109,8 +92,8 @@ async def test_a_storm_sends_the_rate_and_holds_back_the_rest(store: SQLiteStore
     assert (await service.topic("cpu")).collected == 50  # every alert is still visible
 
 
-async def test_held_alerts_become_one_summary_after_the_interval(store: SQLiteStore) -> None:
-    clock = Clock()
+async def test_held_alerts_become_one_summary_after_the_interval(store: SQLiteStore,
+                                                                 clock: Clock) -> None:
     service = await service_with_handler(store, clock)
     await service.collect("cpu", storm(50))
 
@@ -132,14 +115,13 @@ async def test_held_alerts_become_one_summary_after_the_interval(store: SQLiteSt
 
 
 async def test_a_summary_survives_a_restart_between_the_storm_and_its_interval(
-        tmp_path: Path) -> None:
-    clock = Clock()
-    first = SQLiteStore(tmp_path / "db")
+        tmp_path: Path, clock: Clock) -> None:
+    first = SQLiteStore(tmp_path / "db", clock=clock)
     await first.open()
     await (await service_with_handler(first, clock)).collect("cpu", storm(15))
     await first.close()
 
-    reopened = SQLiteStore(tmp_path / "db")
+    reopened = SQLiteStore(tmp_path / "db", clock=clock)
     await reopened.open()
     try:
         service = TopicService(reopened, KindRegistry([PushoverKind(True)]), flood=TEN_A_MINUTE,
@@ -153,8 +135,9 @@ async def test_a_summary_survives_a_restart_between_the_storm_and_its_interval(
         await reopened.close()
 
 
-async def test_a_handler_can_lift_or_tighten_the_limit(store: SQLiteStore) -> None:
-    service = await service_with_handler(store, Clock(), {"flood-rate": 0})
+async def test_a_handler_can_lift_or_tighten_the_limit(store: SQLiteStore,
+                                                       clock: Clock) -> None:
+    service = await service_with_handler(store, clock, {"flood-rate": 0})
     await service.collect("cpu", storm(30))
     assert len(await by_status(store, DeliveryStatus.PENDING)) == 30
 
@@ -164,7 +147,49 @@ async def test_a_handler_can_lift_or_tighten_the_limit(store: SQLiteStore) -> No
     assert sorted(d.status.value for d in tight) == ["coalesced"] * 3 + ["pending"] * 2
 
 
-async def test_flood_options_are_echoed_back_as_defined(store: SQLiteStore) -> None:
-    service = await service_with_handler(store, Clock(), {"flood-rate": 5, "flood-interval": "2m"})
+async def test_flood_options_are_echoed_back_as_defined(store: SQLiteStore,
+                                                        clock: Clock) -> None:
+    service = await service_with_handler(store, clock, {"flood-rate": 5, "flood-interval": "2m"})
     assert service.handler("cpu", "oncall").options == {
         "title": "CPU", "flood-rate": 5, "flood-interval": "2m"}
+
+
+async def test_the_window_slides_with_time(store: SQLiteStore, clock: Clock) -> None:
+    service = await service_with_handler(store, clock, {"flood-rate": 3})
+    for _ in range(5):
+        await service.collect("cpu", storm(1))
+        clock.now += 1
+    clock.now += 56  # the first alert (t=0) has left the one-minute window at t=61
+    await service.collect("cpu", storm(1))
+    statuses = [d.status.value for d in sorted(
+        await store.deliveries(DeliveryFilter(limit=100)), key=lambda d: d.id)]
+    assert statuses == ["pending"] * 3 + ["coalesced"] * 2 + ["pending"]
+
+
+async def test_each_handler_has_its_own_window(store: SQLiteStore, clock: Clock) -> None:
+    service = await service_with_handler(store, clock, {"flood-rate": 1})
+    await service.create_handler(HandlerSpec("cpu", "other", "pushover", {"flood-rate": 1}))
+    await service.collect("cpu", storm(2))
+    held = await store.deliveries(DeliveryFilter(statuses=(DeliveryStatus.COALESCED,)))
+    assert sorted(d.handler_id for d in held) == ["oncall", "other"]
+
+
+async def test_the_window_survives_a_restart(tmp_path: Path, clock: Clock) -> None:
+    """Regression: the window lived in memory, so a restart let ``rate`` more alerts through."""
+    first = SQLiteStore(tmp_path / "db", clock=clock)
+    await first.open()
+    await (await service_with_handler(first, clock)).collect("cpu", storm(10))
+    await first.close()
+
+    reopened = SQLiteStore(tmp_path / "db", clock=clock)
+    await reopened.open()
+    try:
+        service = TopicService(reopened, KindRegistry([PushoverKind(True)]), flood=TEN_A_MINUTE,
+                               clock=clock)
+        await service.start()
+        clock.now += 5
+        await service.collect("cpu", storm(1))
+        [latest] = await reopened.deliveries(DeliveryFilter(limit=1))
+        assert latest.status is DeliveryStatus.COALESCED
+    finally:
+        await reopened.close()

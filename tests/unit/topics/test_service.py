@@ -1,0 +1,153 @@
+"""The topic service: planning is pure and survives a broken handler, the stored specs are
+the routing table, and a re-queue sends to a handler's current recipients."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from tests.conftest import OTHER_USER, STRANGER
+
+from pushoverd.errors import Conflict
+from pushoverd.handlers.pushover import PushoverKind
+from pushoverd.handlers.registry import KindRegistry
+from pushoverd.models import DeliveryFilter, DeliveryStatus, Event, HandlerSpec, Level
+from pushoverd.store.memory import MemoryData, MemoryStore
+from pushoverd.topics.service import TopicService
+
+ALERT = Event(id="cpu:host=a", level=Level.CRITICAL, message="cpu:host=a is CRITICAL")
+
+
+class BrokenKind(PushoverKind):
+    """A kind whose handlers fail to render, as a bad template or match will."""
+
+    name = "broken"
+
+    def compile(self, spec: HandlerSpec) -> Any:
+        handler = super().compile(spec)
+
+        def render(topic: str, event: Event) -> dict[str, Any]:
+            raise RuntimeError("template exploded")
+
+        handler.render = render  # type: ignore[method-assign]
+        return handler
+
+
+@pytest.fixture
+async def store() -> MemoryStore:
+    s = MemoryStore()
+    await s.open()
+    return s
+
+
+async def service_on(store: MemoryStore) -> TopicService:
+    service = TopicService(store, KindRegistry([PushoverKind(True), BrokenKind(True)]))
+    await service.start()
+    return service
+
+
+async def test_a_handler_that_fails_to_render_is_skipped_and_logged_once(
+        store: MemoryStore, caplog: pytest.LogCaptureFixture) -> None:
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec("cpu", "good", "pushover"))
+    await service.create_handler(HandlerSpec("cpu", "bad", "broken"))
+
+    with caplog.at_level(logging.ERROR):
+        assert await service.collect("cpu", [ALERT]) == 1
+
+    [delivery] = await store.deliveries(DeliveryFilter())
+    assert delivery.handler_id == "good"
+    assert (await service.event("cpu", ALERT.id)).level is Level.CRITICAL  # the event is kept
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["handler cpu/bad skipped for event 'cpu:host=a': "
+                      "RuntimeError: template exploded"]
+
+
+async def test_the_stored_specs_are_the_routing_table(store: MemoryStore) -> None:
+    """Two daemons on one database: what one defines, the other routes by after a refresh."""
+    one = await service_on(store)
+    other_daemon = MemoryStore(store.data)
+    await other_daemon.open()
+    two = await service_on(other_daemon)
+
+    await one.create_handler(HandlerSpec("cpu", "oncall", "pushover"))
+    assert two.handlers("cpu") == []
+    assert await two.refresh() is True
+    assert [s.id for s in two.handlers("cpu")] == ["oncall"]
+    assert await two.refresh() is False  # nothing changed since
+    assert await two.collect("cpu", [ALERT]) == 1
+
+    await one.delete_handler("cpu", "oncall")
+    await two.refresh()
+    assert await two.collect("cpu", [ALERT]) == 0
+
+
+async def test_a_create_that_lost_a_race_is_a_conflict_with_kapacitors_words(
+        store: MemoryStore) -> None:
+    other_daemon = MemoryStore(store.data)
+    await other_daemon.open()
+    one, two = await service_on(store), await service_on(other_daemon)
+    await one.create_handler(HandlerSpec("cpu", "oncall", "pushover"))
+    with pytest.raises(Conflict) as refused:
+        await two.create_handler(HandlerSpec("cpu", "oncall", "pushover"))
+    assert str(refused.value) == ('failed to create handler: cannot register handler, '
+                                  'handler with ID "oncall" already exists')
+
+
+async def test_requeue_sends_to_the_handlers_current_user_key_with_the_same_text(
+        store: MemoryStore) -> None:
+    """Regression: a delivery kept the key it was rendered with, so re-queueing after fixing
+    a handler's user-key sent to the refused key again."""
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec("cpu", "h", "pushover", {"user-key": STRANGER}))
+    await service.collect("cpu", [ALERT])
+    [first] = await store.deliveries(DeliveryFilter())
+    await store.mark_dead(first.id, "user identifier is not a valid user", first.created_at)
+
+    await service.patch_handler("cpu", "h", [
+        {"op": "replace", "path": "/options/user-key", "value": OTHER_USER}])
+    assert await service.requeue(topic="cpu", handler_id="h") == 1
+
+    requeued = await store.delivery(first.id)
+    assert requeued is not None
+    assert requeued.status is DeliveryStatus.PENDING
+    assert requeued.payload == {**first.payload, "user": OTHER_USER}
+    assert (requeued.created_at, requeued.requeued_at is not None) == (first.created_at, True)
+
+
+async def test_requeue_after_the_key_was_removed_sends_to_the_default_key(
+        store: MemoryStore) -> None:
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec("cpu", "h", "pushover", {"user-key": STRANGER}))
+    await service.collect("cpu", [ALERT])
+    [first] = await store.deliveries(DeliveryFilter())
+    await store.mark_dead(first.id, "refused", first.created_at)
+    await service.replace_handler("cpu", "h", HandlerSpec("cpu", "h", "pushover"))
+    await service.requeue(delivery_id=first.id)
+    requeued = await store.delivery(first.id)
+    assert requeued is not None and "user" not in requeued.payload
+
+
+async def test_a_deleted_handlers_delivery_is_requeued_as_it_was(store: MemoryStore) -> None:
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec("cpu", "h", "pushover", {"user-key": OTHER_USER}))
+    await service.collect("cpu", [ALERT])
+    [first] = await store.deliveries(DeliveryFilter())
+    await store.mark_dead(first.id, "x", first.created_at)
+    await service.delete_handler("cpu", "h")
+    assert await service.requeue(delivery_id=first.id) == 1
+    assert (await store.delivery(first.id)).payload == first.payload  # type: ignore[union-attr]
+
+
+async def test_the_api_view_redacts_the_kinds_secret_options(store: MemoryStore) -> None:
+    service = await service_on(store)
+    spec = await service.create_handler(
+        HandlerSpec("cpu", "h", "pushover", {"user-key": OTHER_USER, "sound": "siren"}))
+    assert service.redacted(spec).options == {"user-key": "[REDACTED]", "sound": "siren"}
+    assert service.handler("cpu", "h").options == {"user-key": OTHER_USER, "sound": "siren"}
+
+
+def test_memory_data_is_shared_not_copied() -> None:
+    data = MemoryData()
+    assert MemoryStore(data).data is MemoryStore(data).data
