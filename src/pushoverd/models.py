@@ -173,10 +173,12 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFilter:
-    """Which deliveries to list."""
+    """Which deliveries to list (or re-queue)."""
 
     topic: str | None = None
     handler_id: str | None = None
+    kind: str | None = None
+    delivery_id: int | None = None
     statuses: tuple[DeliveryStatus, ...] = ()
     since: float | None = None
     until: float | None = None

@@ -61,6 +61,11 @@ async def claim(store: Store, now: float, limit: int = 10,
     return await store.claim(now, limit, LEASE, kinds)
 
 
+async def requeue(store: Store, now: float, readdress: Any = same_payload,
+                  **query: Any) -> int:
+    return await store.requeue(now, readdress, DeliveryFilter(**query))
+
+
 async def enqueue(store: Store, n: int, topic: str = "cpu") -> list[int]:
     """Collect ``n`` events, one delivery each; their IDs, oldest first."""
     for i in range(n):
@@ -319,12 +324,12 @@ async def test_mark_dead_stops_retries_until_requeued(store: Store) -> None:
     for delivery_id in ids:
         await store.mark_dead(delivery_id, "user key invalid", now)
     assert await claim(store, now + 3600) == []
-    assert await store.requeue(now, same_payload, delivery_id=ids[0]) == 1
+    assert await requeue(store, now, delivery_id=ids[0]) == 1
     requeued = await store.delivery(ids[0])
     assert requeued is not None
     assert (requeued.status, requeued.attempts) == (DeliveryStatus.PENDING, 0)
     assert [d.id for d in await claim(store, now + 1)] == [ids[0]]
-    assert await store.requeue(now, same_payload, delivery_id=ids[0]) == 0  # in flight now
+    assert await requeue(store, now, delivery_id=ids[0]) == 0  # in flight now
 
 
 async def test_requeue_keeps_created_records_when_and_readdresses(store: Store) -> None:
@@ -338,7 +343,7 @@ async def test_requeue_keeps_created_records_when_and_readdresses(store: Store) 
     def readdress(d: Delivery) -> dict[str, Any]:
         return {**d.payload, "user": "new-key"}
 
-    assert await store.requeue(now + 5, readdress, delivery_id=delivery_id) == 1
+    assert await requeue(store, now + 5, delivery_id=delivery_id, readdress=readdress) == 1
     after = await store.delivery(delivery_id)
     assert after is not None
     assert (after.created_at, after.requeued_at, after.age_basis) == (
@@ -354,10 +359,33 @@ async def test_requeue_takes_failed_deliveries_waiting_for_a_retry_but_not_sent_
     await claim(store, now, 2)
     await store.mark_failed(waiting, "HTTP 503", now + 3600, now)
     await store.mark_sent(sent, "r", None, now)
-    assert await store.requeue(now, same_payload, delivery_id=sent) == 0
-    assert await store.requeue(now, same_payload, delivery_id=pending) == 0
-    assert await store.requeue(now + 1, same_payload, topic="cpu", handler_id="h") == 1
+    assert await requeue(store, now, delivery_id=sent) == 0
+    assert await requeue(store, now, delivery_id=pending) == 0
+    assert await requeue(store, now + 1, topic="cpu", handler_id="h") == 1
     assert [d.id for d in await claim(store, now + 2)] == [waiting, pending]
+
+
+async def test_requeue_can_be_narrowed_to_a_kind_and_to_waiting_deliveries(
+        store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([new_delivery(ctx, handler_id=ctx.event.id, kind=ctx.event.message)])
+
+    await store.collect("cpu", [Event("a", Level.OK, "pushover"), Event("b", Level.OK, "post"),
+                                Event("c", Level.OK, "pushover")], plan)
+    a, b, c = sorted(d.id for d in await store.deliveries(DeliveryFilter()))
+    now = later()
+    await claim(store, now, kinds=("pushover", "post"))
+    for failed in (a, b):
+        await store.mark_failed(failed, "HTTP 503", now + 3600, now)
+    await store.mark_dead(c, "refused", now)
+    waiting = (DeliveryStatus.FAILED,)
+    assert await requeue(store, now, kind="pushover", statuses=waiting) == 1
+    assert await requeue(store, now, statuses=(DeliveryStatus.SENT,)) == 0  # never re-sent
+    by_id = {d.id: d.status for d in await store.deliveries(DeliveryFilter())}
+    assert by_id == {a: DeliveryStatus.PENDING, b: DeliveryStatus.FAILED,
+                     c: DeliveryStatus.DEAD}
+    listed = await store.deliveries(DeliveryFilter(kind="post"))
+    assert [d.id for d in listed] == [b]
 
 
 async def test_requeue_by_topic_and_handler(store: Store) -> None:
@@ -367,8 +395,8 @@ async def test_requeue_by_topic_and_handler(store: Store) -> None:
     await claim(store, now)
     for delivery_id in cpu + mem:
         await store.mark_dead(delivery_id, "x", now)
-    assert await store.requeue(now, same_payload, topic="cpu", handler_id="other") == 0
-    assert await store.requeue(now, same_payload, topic="cpu", handler_id="h") == 2
+    assert await requeue(store, now, topic="cpu", handler_id="other") == 0
+    assert await requeue(store, now, topic="cpu", handler_id="h") == 2
     dead = await store.deliveries(DeliveryFilter(statuses=(DeliveryStatus.DEAD,)))
     assert [d.id for d in dead] == mem
 

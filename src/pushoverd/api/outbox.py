@@ -73,6 +73,7 @@ def _filter(request: web.Request) -> DeliveryFilter:
     limit = _int(request, "limit", 100) or 100
     return DeliveryFilter(
         topic=request.query.get("topic") or None, handler_id=request.query.get("handler") or None,
+        kind=request.query.get("kind") or None,
         statuses=_statuses(request), since=_time(request, "since"), until=_time(request, "until"),
         limit=min(limit, MAX_LIMIT), before_id=_int(request, "before", None))
 
@@ -101,7 +102,7 @@ def _path_id(request: web.Request) -> int:
 async def requeue_one(request: web.Request) -> web.Response:
     """Send one delivery not yet sent (dead, or waiting for a retry) again now."""
     delivery_id = _path_id(request)
-    count = await request.app[SERVICE].requeue(delivery_id=delivery_id)
+    count = await request.app[SERVICE].requeue(DeliveryFilter(delivery_id=delivery_id))
     if not count:
         raise NotFound(f"no dead or failed delivery {delivery_id}")
     return json_response({"requeued": count})
@@ -112,17 +113,23 @@ async def requeue_many(request: web.Request) -> web.Response:
     topic, handler = request.query.get("topic"), request.query.get("handler")
     if not topic or not handler:
         raise ValidationError("topic and handler query parameters are required")
-    count = await request.app[SERVICE].requeue(topic=topic, handler_id=handler)
+    count = await request.app[SERVICE].requeue(DeliveryFilter(topic=topic, handler_id=handler))
     return json_response({"requeued": count})
 
 
 async def resume(request: web.Request) -> web.Response:
-    """Lift the pauses of ``kind`` (default: every kind) and probe at once; the status."""
+    """"Try now": lift the pauses of ``kind`` (default: every kind), probe at once, and make
+    its deliveries that wait for a retry due now (dead ones need a requeue); the status."""
     worker = request.app[WORKER]
     kind = request.query.get("kind") or None
     if kind is not None and kind not in worker.kinds:
         raise ValidationError(f"kind: expected one of {', '.join(worker.kinds)}, got {kind!r}")
-    return json_response({"resumed": worker.resume(kind), "delivery": worker.status()})
+    resumed = worker.resume(kind)
+    waiting = (DeliveryStatus.FAILED,)
+    due = [await request.app[SERVICE].requeue(DeliveryFilter(kind=k, statuses=waiting))
+           for k in resumed]
+    return json_response({"resumed": resumed, "retrying": sum(due),
+                          "delivery": worker.status()})
 
 
 async def status(request: web.Request) -> web.Response:

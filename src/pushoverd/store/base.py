@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from pushoverd.models import (
     Delivery,
     DeliveryFilter,
+    DeliveryStatus,
     Event,
     EventState,
     HandlerSpec,
@@ -71,6 +72,16 @@ class Collected:
 Summarizer = Callable[[str, str, list[Delivery], float], NewDelivery | None]
 """Builds the summary of one handler's coalesced deliveries (oldest first), or None if it is
 not due yet; called with the topic, the handler ID, the deliveries and the current time."""
+
+REQUEUEABLE = (DeliveryStatus.DEAD, DeliveryStatus.FAILED)
+"""The statuses a re-queue takes: not sent yet, and not on their way either."""
+
+
+def requeueable(statuses: Sequence[DeliveryStatus]) -> tuple[DeliveryStatus, ...]:
+    """The re-queueable ones among ``statuses`` (all of them when none is named); empty when
+    none of the named ones can be re-queued, so that nothing is."""
+    return tuple(s for s in REQUEUEABLE if not statuses or s in statuses)
+
 
 Readdress = Callable[[Delivery], dict[str, Any]]
 """The payload a re-queued delivery is sent with: its rendered text, its handler's current
@@ -154,10 +165,10 @@ class Store(Protocol):
     async def delivery(self, delivery_id: int) -> Delivery | None:
         """One delivery, or None."""
 
-    async def requeue(self, now: float, readdress: Readdress, *, delivery_id: int | None = None,
-                      topic: str | None = None, handler_id: str | None = None) -> int:
-        """Make deliveries not yet sent (dead, or failed and waiting for a retry) due now, with
-        the payload ``readdress`` gives; keeps ``created_at``, records ``requeued_at``. How many."""
+    async def requeue(self, now: float, readdress: Readdress, query: DeliveryFilter) -> int:
+        """Make the deliveries matching ``query`` that are not yet sent (dead, or failed and
+        waiting for a retry; ``query.statuses`` narrows that) due now, with the payload
+        ``readdress`` gives; keeps ``created_at``, records ``requeued_at``. How many."""
 
     async def stats(self) -> OutboxStats:
         """Outbox depth by status and the oldest waiting delivery."""

@@ -27,10 +27,16 @@ from pushoverd.models import (
     OutboxStats,
     TopicState,
 )
-from pushoverd.store.base import Collected, Collecting, Planner, Readdress, Summarizer
+from pushoverd.store.base import (
+    Collected,
+    Collecting,
+    Planner,
+    Readdress,
+    Summarizer,
+    requeueable,
+)
 
 _OPEN = frozenset({DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING})
-_REQUEUEABLE = frozenset({DeliveryStatus.DEAD, DeliveryStatus.FAILED})
 _INTERRUPTED = "interrupted: the daemon stopped during the send"
 
 
@@ -249,12 +255,13 @@ class MemoryStore:
         """One delivery, or None."""
         return self._check().deliveries.get(delivery_id)
 
-    async def requeue(self, now: float, readdress: Readdress, *, delivery_id: int | None = None,
-                      topic: str | None = None, handler_id: str | None = None) -> int:
-        """Make dead and failed deliveries due now, re-addressed; how many."""
-        query = DeliveryFilter(topic=topic, handler_id=handler_id, statuses=tuple(_REQUEUEABLE))
-        found = [d for d in self._select(lambda d: _matches(query, d))
-                 if delivery_id in (None, d.id)]
+    async def requeue(self, now: float, readdress: Readdress, query: DeliveryFilter) -> int:
+        """Make matching dead and failed deliveries due now, re-addressed; how many."""
+        statuses = requeueable(query.statuses)
+        if not statuses:
+            return 0
+        query = replace(query, statuses=statuses)
+        found = self._select(lambda d: _matches(query, d))
         payloads = [readdress(d) for d in found]  # all of them before any change
         for d, payload in zip(found, payloads, strict=True):
             self._put(replace(d, status=DeliveryStatus.PENDING, attempts=0, payload=payload,
@@ -338,6 +345,8 @@ def _finished(d: Delivery) -> bool:
 def _matches(query: DeliveryFilter, d: Delivery) -> bool:
     return ((query.topic is None or d.topic == query.topic)
             and (query.handler_id is None or d.handler_id == query.handler_id)
+            and (query.kind is None or d.kind == query.kind)
+            and (query.delivery_id is None or d.id == query.delivery_id)
             and (not query.statuses or d.status in query.statuses)
             and (query.since is None or d.created_at >= query.since)
             and (query.until is None or d.created_at < query.until)

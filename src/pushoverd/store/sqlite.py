@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -35,7 +36,14 @@ from pushoverd.models import (
     OutboxStats,
     TopicState,
 )
-from pushoverd.store.base import Collected, Collecting, Planner, Readdress, Summarizer
+from pushoverd.store.base import (
+    Collected,
+    Collecting,
+    Planner,
+    Readdress,
+    Summarizer,
+    requeueable,
+)
 from pushoverd.store.writer import GroupWriter
 
 T = TypeVar("T")
@@ -287,14 +295,12 @@ class SQLiteStore:
             Q["select_delivery"], (delivery_id,)).fetchone())
         return _delivery(row) if row else None
 
-    async def requeue(self, now: float, readdress: Readdress, *, delivery_id: int | None = None,
-                      topic: str | None = None, handler_id: str | None = None) -> int:
-        """Make dead and failed deliveries due now, re-addressed; how many."""
-        query = DeliveryFilter(topic=topic, handler_id=handler_id, limit=-1,
-                               statuses=(DeliveryStatus.DEAD, DeliveryStatus.FAILED))
-        where, args = _delivery_where(query)
-        if delivery_id is not None:
-            where, args = where + " AND id=?", [*args, delivery_id]
+    async def requeue(self, now: float, readdress: Readdress, query: DeliveryFilter) -> int:
+        """Make matching dead and failed deliveries due now, re-addressed; how many."""
+        statuses = requeueable(query.statuses)
+        if not statuses:
+            return 0
+        where, args = _delivery_where(replace(query, statuses=statuses))
         select = f"SELECT {Q['delivery_columns']} FROM deliveries{where}"
 
         def write(conn: sqlite3.Connection) -> int:
@@ -446,7 +452,8 @@ def _delivery(row: Sequence[Any]) -> Delivery:
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
-    for column, value in (("topic", query.topic), ("handler_id", query.handler_id)):
+    for column, value in (("topic", query.topic), ("handler_id", query.handler_id),
+                          ("kind", query.kind), ("id", query.delivery_id)):
         if value is not None:
             clauses.append(f"{column}=?")
             args.append(value)

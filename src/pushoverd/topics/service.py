@@ -25,6 +25,7 @@ from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
     REDACTED,
     Delivery,
+    DeliveryFilter,
     DeliveryStatus,
     Event,
     EventState,
@@ -198,13 +199,11 @@ class TopicService:
             payload=self._kinds.kind(latest.kind).summarize(topic, held), summarizes=len(held))
 
     # Re-queueing ---------------------------------------------------------------------------
-    async def requeue(self, *, delivery_id: int | None = None, topic: str | None = None,
-                      handler_id: str | None = None) -> int:
-        """Send deliveries not yet sent (dead, or waiting for a retry) again now, to their
-        handler's current recipients; the rendered text stays. How many."""
-        count = await self._store.requeue(self._clock(), self._readdress,
-                                          delivery_id=delivery_id, topic=topic,
-                                          handler_id=handler_id)
+    async def requeue(self, query: DeliveryFilter) -> int:
+        """Send the deliveries matching ``query`` that are not yet sent (dead, or waiting for
+        a retry) again now, to their handler's current recipients; the rendered text stays.
+        How many."""
+        count = await self._store.requeue(self._clock(), self._readdress, query)
         if count:
             self._on_enqueued()
         return count

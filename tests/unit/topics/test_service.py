@@ -107,7 +107,7 @@ async def test_requeue_sends_to_the_handlers_current_user_key_with_the_same_text
 
     await service.patch_handler("cpu", "h", [
         {"op": "replace", "path": "/options/user-key", "value": OTHER_USER}])
-    assert await service.requeue(topic="cpu", handler_id="h") == 1
+    assert await service.requeue(DeliveryFilter(topic="cpu", handler_id="h")) == 1
 
     requeued = await store.delivery(first.id)
     assert requeued is not None
@@ -124,7 +124,7 @@ async def test_requeue_after_the_key_was_removed_sends_to_the_default_key(
     [first] = await store.deliveries(DeliveryFilter())
     await store.mark_dead(first.id, "refused", first.created_at)
     await service.replace_handler("cpu", "h", HandlerSpec("cpu", "h", "pushover"))
-    await service.requeue(delivery_id=first.id)
+    await service.requeue(DeliveryFilter(delivery_id=first.id))
     requeued = await store.delivery(first.id)
     assert requeued is not None and "user" not in requeued.payload
 
@@ -136,7 +136,7 @@ async def test_a_deleted_handlers_delivery_is_requeued_as_it_was(store: MemorySt
     [first] = await store.deliveries(DeliveryFilter())
     await store.mark_dead(first.id, "x", first.created_at)
     await service.delete_handler("cpu", "h")
-    assert await service.requeue(delivery_id=first.id) == 1
+    assert await service.requeue(DeliveryFilter(delivery_id=first.id)) == 1
     assert (await store.delivery(first.id)).payload == first.payload  # type: ignore[union-attr]
 
 
