@@ -909,6 +909,50 @@ async def test_an_alert_without_a_time_is_timed_on_receipt(api: Api) -> None:
     assert (state["message"], state["details"], state["duration"]) == ("", "", "0s")
 
 
+# Go's zero time (what Kapacitor sends for an alert with no time), years past either end of
+# what int64 nanoseconds can hold (1677-2262), and nanoseconds far from the epoch.
+GO_TIMES = [
+    "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "1000-01-01T00:00:00Z",
+    "1000-06-15T12:34:56.123456789Z", "1677-09-21T00:12:43.145224191Z",
+    "1677-09-21T00:12:43.145224192Z", "1900-01-01T00:00:00.000000001Z",
+    "2262-04-11T23:47:16.854775807Z", "2262-04-11T23:47:16.854775808Z",
+    "2300-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+]
+
+
+async def test_every_time_go_can_write_is_stored_and_shown_back_exactly(db: Path) -> None:
+    async with serve(db) as first:
+        await first.ingest("cpu", [alert(f"e{i}", "INFO", time=t) for i, t in enumerate(GO_TIMES)])
+    async with serve(db) as second:  # read back from the database, not from memory
+        for i, text in enumerate(GO_TIMES):
+            state = (await second.get(f"{CPU}/events/e{i}")).json["state"]
+            assert state["time"] == text
+
+
+async def test_times_outside_1677_to_2262_render_notifications_and_the_zero_time_has_none(
+        api: Api) -> None:
+    await api.create("cpu", {"id": "plain", "kind": "pushover"})
+    for event_id, text in (("zero", "0001-01-01T00:00:00Z"), ("old", "1900-01-01T00:00:00Z"),
+                           ("far", "2300-01-01T00:00:00Z")):
+        await api.ingest("cpu", alert(event_id, "CRITICAL", time=text))
+    sent = {d["event"]: d["notification"].get("timestamp") for d in await api.deliveries()}
+    assert sent == {"zero": None, "old": -2_208_988_800, "far": 10_413_792_000}
+
+
+@pytest.mark.parametrize("text", [
+    "2023-13-01T00:00:00Z", "2023-00-01T00:00:00Z", "2023-01-32T00:00:00Z",
+    "2023-02-29T00:00:00Z", "2023-01-01T24:00:00Z", "2023-01-01T00:60:00Z",
+    "2023-01-01T00:00:60Z", "2023-01-01T00:00:00+24:00", "2023-01-01T00:00:00+01:60",
+    "10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z", "0000-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+])
+async def test_times_go_cannot_parse_or_write_are_400_naming_time(api: Api, text: str) -> None:
+    reply = await api.call("POST", f"{CPU}/events", alert("a", "OK", time=text))
+    assert reply.status == 400
+    assert reply.error.startswith(f"invalid alert: time: invalid RFC3339 time '{text}'")
+    assert (await api.get(CPU)).status == 404
+
+
 @pytest.mark.parametrize(("body", "named"), [
     ({"level": "OK"}, "id"),
     ({"id": "", "level": "OK"}, "id"),

@@ -24,6 +24,7 @@ from pushoverd.models import (
     TopicState,
 )
 from pushoverd.store.sqlite import SQLiteStore
+from pushoverd.timefmt import ZERO_TIME_NS
 
 LEASE = 30.0
 
@@ -78,6 +79,17 @@ async def test_collect_records_events_and_topic_state(store: SQLiteStore) -> Non
     assert (a.id, a.level, a.message, a.details, a.time_ns, a.duration_ns) == (
         "a", Level.WARNING, "a is WARNING", "d", 5, 7)
     assert (b.id, b.level) == ("b", Level.INFO)
+
+
+@pytest.mark.parametrize("time_ns", [
+    ZERO_TIME_NS, -(2**63) - 1, -(2**63), 2**63 - 1, 2**63, 253_402_300_799_999_999_999,
+])
+async def test_event_times_beyond_int64_nanoseconds_are_kept_exactly(
+        store: SQLiteStore, time_ns: int) -> None:
+    # SQLite integers stop at 2**63 (years 1677-2262); Kapacitor's times span years 0-9999.
+    await store.collect("cpu", [event("a", time_ns=time_ns)], no_delivery)
+    state = await store.event("cpu", "a")
+    assert state is not None and state.time_ns == time_ns
 
 
 async def test_topic_level_is_the_true_maximum_over_its_events(store: SQLiteStore) -> None:
