@@ -11,8 +11,10 @@ level then id, and ``collected`` survives a restart.
 from __future__ import annotations
 
 import gzip
+import io
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 
@@ -260,14 +263,16 @@ class Api:
 
 
 @asynccontextmanager
-async def serve(db: Path) -> AsyncIterator[Api]:
-    """Wire store, topic service and web app as pushoverd.app does; close everything after."""
+async def serve(db: Path, extra: Sequence[web.RouteDef] = ()) -> AsyncIterator[Api]:
+    """Wire store, topic service and web app as pushoverd.app does (plus ``extra`` routes);
+    close everything after."""
     store = SQLiteStore(db)
     await store.open()
     try:
         topics = TopicService(store, KindRegistry([PushoverKind(True)]))
         await topics.start()
         app = build_app(topics, store, SendingState())
+        app.add_routes(extra)
         async with TestClient(TestServer(app, host="127.0.0.1")) as client:
             yield Api(client, store)
     finally:
@@ -381,6 +386,63 @@ async def test_unknown_paths_and_wrong_methods_are_404_not_found(api: Api, metho
     assert reply.error == "Not Found"
     assert reply.raw == b'{\n    "error": "Not Found",\n    "message": "Not Found"\n}'
     assert (await api.get(CPU)).status == 200  # nothing was deleted
+
+
+async def crash(request: web.Request) -> web.Response:
+    raise RuntimeError("boom at /var/lib/pushoverd/secret.db")
+
+
+async def test_an_unexpected_exception_is_a_json_500_that_names_only_the_request_id(
+        db: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with serve(db, [web.get("/crash", crash)]) as api:
+        reply = await api.get("/crash")
+        assert (await api.get(TOPICS)).status == 200  # the daemon carries on
+    request_id = reply.headers["Request-Id"]
+    assert reply.status == 500
+    assert reply.headers["Content-Type"] == JSON_TYPE
+    assert reply.error == f"internal error (request id {request_id})"
+    assert b"boom" not in reply.raw and b"Traceback" not in reply.raw
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert (logged.name, logged.levelno) == ("pushoverd.api.http", logging.ERROR)
+    assert request_id in logged.getMessage() and "GET /crash" in logged.getMessage()
+    assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError
+
+
+def refuse(exc: web.HTTPException) -> web.RouteDef:
+    async def handler(request: web.Request) -> web.Response:
+        raise exc
+    return web.get("/refuse", handler)
+
+
+@pytest.mark.parametrize(("exc", "status", "message"), [
+    (web.HTTPBadRequest(text="bad request line"), 400, "bad request line"),
+    (web.HTTPTooManyRequests(), 429, "429: Too Many Requests"),
+    (web.HTTPServiceUnavailable(), 503, "503: Service Unavailable"),
+])
+async def test_aiohttps_own_errors_keep_their_status_with_a_json_body(
+        db: Path, exc: web.HTTPException, status: int, message: str) -> None:
+    async with serve(db, [refuse(exc)]) as api:
+        reply = await api.get("/refuse")
+    assert (reply.status, reply.error) == (status, message)
+    assert reply.headers["Content-Type"] == JSON_TYPE
+    assert reply.headers["X-Kapacitor-Version"] == "1.5.7"
+
+
+async def test_a_body_over_the_size_limit_is_413_with_a_json_body(api: Api) -> None:
+    body = io.BytesIO(b"[" + b" " * (16 * 1024 * 1024) + b"]")
+    async with api.client.post(f"{CPU}/events", data=body) as resp:
+        reply = Reply(resp.status, resp.headers, await resp.read())
+    assert reply.status == 413
+    assert reply.error.startswith("request body too large: ")
+    assert (await api.get(CPU)).status == 404
+
+
+async def test_a_garbled_gzip_body_is_400_with_a_json_body(api: Api) -> None:
+    reply = await api.call("POST", f"{CPU}/events", b"not gzip at all",
+                           headers={"Content-Encoding": "gzip"})
+    assert (reply.status, reply.error) == (
+        400, "invalid request body: Can not decode content-encoding: gzip")
+    assert (await api.get(CPU)).status == 404
 
 
 async def test_v1preview_is_an_alias_of_v1(api: Api) -> None:
