@@ -19,9 +19,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
+import yarl
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
@@ -578,6 +580,48 @@ async def test_one_event_matches_the_capture(api: Api) -> None:
     keys = [k for k in ("link", "id", "state", "message", "details", "time", "duration", "level")]
     positions = [reply.raw.index(f'"{k}"'.encode()) for k in keys]
     assert positions == sorted(positions)  # Go's field order
+
+
+# Event ids are free text; each link's last segment must name its event again.
+ODD_EVENT_IDS = {
+    "../../etc/passwd": "..%2F..%2Fetc%2Fpasswd", "50%": "50%25", "q?x#y": "q%3Fx%23y",
+    "a b": "a%20b", "x;y,z": "x%3By%2Cz", "..": "%2E%2E", ".": "%2E", "5€": "5%E2%82%AC",
+    "%2F": "%252F", "cpu:host=a&b=c+d@e$": "cpu:host=a&b=c+d@e$", "café": "café",
+}
+
+
+def as_sent(href: str) -> yarl.URL:
+    """An href as clients send it: verbatim (no dot segments resolved, no escape decoded),
+    letters beyond ASCII UTF-8 percent-encoded, as every client does for a path."""
+    return yarl.URL(quote(href, safe="/%:=&+@$"), encoded=True)
+
+
+async def test_event_links_escape_the_id_and_lead_back_to_that_event(api: Api) -> None:
+    await api.ingest("cpu", [alert(event_id, "INFO") for event_id in ODD_EVENT_IDS])
+    events = (await api.get(f"{CPU}/events")).json["events"]
+    links = {e["id"]: e["link"]["href"] for e in events}
+    assert links == {event_id: f"{CPU}/events/{escaped}"
+                     for event_id, escaped in ODD_EVENT_IDS.items()}
+    for event_id, href in links.items():
+        async with api.client.get(as_sent(href)) as resp:
+            body = await resp.json()
+        assert (resp.status, body["id"], body["link"]["href"]) == (200, event_id, href)
+
+
+async def test_topic_and_handler_links_keep_letters_as_kapacitors_cli_needs_them(
+        api: Api) -> None:
+    # The Go client sets url.Path = href, so "caf%C3%A9" would reach us as "caf%25C3%25A9".
+    await api.create("café", {"id": "über", "kind": "pushover"})
+    await api.ingest("café", alert("ça", "INFO"))
+    topic = (await api.get(f"{TOPICS}/café")).json
+    assert (topic["link"]["href"], topic["events-link"]["href"],
+            topic["handlers-link"]["href"]) == (
+        f"{TOPICS}/café", f"{TOPICS}/café/events", f"{TOPICS}/café/handlers")
+    [handler] = (await api.get(topic["handlers-link"]["href"])).json["handlers"]
+    assert handler["link"]["href"] == f"{TOPICS}/café/handlers/über"
+    assert (await api.get(handler["link"]["href"])).json["id"] == "über"
+    [event] = (await api.get(topic["events-link"]["href"])).json["events"]
+    assert event["link"]["href"] == f"{TOPICS}/café/events/ça"
 
 
 async def test_unknown_event_is_404(api: Api) -> None:
