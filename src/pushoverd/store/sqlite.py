@@ -418,8 +418,8 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
         previous = Level(row[0]) if row else Level.OK
         conn.execute(_UPSERT_EVENT, (
             topic, event.id, event.message, event.details, _time_column(event.time_ns),
-            event.duration_ns,
-            int(event.level), int(previous), json.dumps(event.data), int(event.recoverable), now))
+            event.duration_ns, int(event.level), int(previous), json.dumps(event.data),
+            int(event.recoverable), now))
         deliveries = plan(topic, event, previous)
         conn.executemany(_INSERT_DELIVERY, [_delivery_row(d, now) for d in deliveries])
         enqueued += len(deliveries)

@@ -68,7 +68,7 @@ def _claim(defined: dict[tuple[str, str], str], spec: HandlerSpec, path: str) ->
     """Record that ``path`` defines ``spec``'s handler, unless another file already does."""
     first = defined.setdefault((spec.topic, spec.id), path)
     if first != path:
-        # Silently letting the later file win would make the result depend on file names.
+        # Kapacitor applies both in turn and the later silently replaces the earlier.
         raise HandlerFileError(
             path, f'handler "{spec.topic}/{spec.id}" is already defined in {first}',
             line=_line_of(_read_text(path), "id"), key="id")
