@@ -23,6 +23,7 @@ from pushoverd.models import (
     TopicState,
 )
 from pushoverd.store.base import Collecting, Plan, Store
+from pushoverd.timefmt import ZERO_TIME_NS
 
 LEASE = 30.0
 KINDS = ("pushover",)
@@ -128,6 +129,17 @@ async def test_planner_gets_the_level_this_event_id_had_before(store: Store) -> 
         ("cpu", "a", Level.INFO, Level.OK), ("cpu", "a", Level.WARNING, Level.INFO),
         ("cpu", "a", Level.CRITICAL, Level.WARNING), ("cpu", "b", Level.OK, Level.OK),
         ("mem", "a", Level.OK, Level.OK)]
+
+
+@pytest.mark.parametrize("time_ns", [
+    ZERO_TIME_NS, -(2**63) - 1, -(2**63), 2**63 - 1, 2**63, 253_402_300_799_999_999_999,
+])
+async def test_event_times_beyond_int64_nanoseconds_are_kept_exactly(
+        store: Store, time_ns: int) -> None:
+    # SQLite integers stop at 2**63 (years 1677-2262); Kapacitor's times span years 0-9999.
+    await store.collect("cpu", [event("a", time_ns=time_ns)], no_delivery)
+    state = await store.event("cpu", "a")
+    assert state is not None and state.time_ns == time_ns
 
 
 async def test_collect_enqueues_what_the_planner_returns(store: Store) -> None:

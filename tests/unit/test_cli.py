@@ -138,6 +138,24 @@ def test_check_reports_each_bad_handler_file_with_its_line(
     assert "good.yaml" not in err
 
 
+def test_check_refuses_two_files_for_the_same_handler_naming_both(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "a.yaml").write_text("id: oncall\ntopic: cpu\nkind: pushover\n")
+    (handlers / "b.yaml").write_text("id: oncall\ntopic: cpu\nkind: pushover\n")
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+
+    assert cli.main(["check", "-config", str(conf)]) == 1
+
+    out = capsys.readouterr()
+    assert out.err.splitlines() == [
+        f'{handlers / "b.yaml"}:1: id: handler "cpu/oncall" is already defined in '
+        f'{handlers / "a.yaml"}']
+    assert "ok" not in out.out
+
+
 def test_run_refuses_a_bad_config_with_exit_code_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "kapacitor.conf"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pushoverd.timefmt import (
@@ -73,6 +75,13 @@ def test_long_durations_parse_back_to_the_nanosecond(ns: int, text: str) -> None
     (1_700_000_000 * NS + 500_000_000, "2023-11-14T22:13:20.5Z"),
     (-NS // 2, "1969-12-31T23:59:59.5Z"),
     (ZERO_TIME_NS, "0001-01-01T00:00:00Z"),
+    (-62_167_219_200 * NS, "0000-01-01T00:00:00Z"),
+    (-62_162_121_600 * NS, "0000-02-29T00:00:00Z"),  # year 0 is a leap year, as in Go
+    (-30_610_224_000 * NS + 123_456_789, "1000-01-01T00:00:00.123456789Z"),
+    (-(2**63) - 1, "1677-09-21T00:12:43.145224191Z"),
+    (2**63, "2262-04-11T23:47:16.854775808Z"),
+    (10_413_792_000 * NS, "2300-01-01T00:00:00Z"),
+    (253_402_300_800 * NS - 1, "9999-12-31T23:59:59.999999999Z"),
 ])
 def test_times_format_and_parse_like_go_rfc3339nano(ns: int, text: str) -> None:
     assert format_rfc3339nano(ns) == text
@@ -102,7 +111,33 @@ def test_nine_fractional_digits_are_kept_exactly() -> None:
 @pytest.mark.parametrize("text", [
     "", "nope", "2023-11-14", "2023-11-14T22:13:30", "2023-11-14T22:13:30.Z",
     "2023-11-14T22:13:30.1234567890Z", "2023-11-14T22:13:30+0100", "1700000000",
+    "10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z", "023-01-01T00:00:00Z",
 ])
 def test_malformed_times_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="invalid RFC3339 time"):
         parse_rfc3339nano(text)
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("2023-13-01T00:00:00Z", "month"), ("2023-00-01T00:00:00Z", "month"),
+    ("2023-01-32T00:00:00Z", "day"), ("2023-02-29T00:00:00Z", "day"),
+    ("2023-04-31T00:00:00Z", "day"), ("2023-01-00T00:00:00Z", "day"),
+    ("2023-01-01T24:00:00Z", "hour"), ("2023-01-01T00:60:00Z", "minute"),
+    ("2023-01-01T00:00:60Z", "second"), ("2023-01-01T00:00:00+24:00", "zone offset hour"),
+    ("2023-01-01T00:00:00-01:60", "zone offset minute"),
+])
+def test_out_of_range_fields_are_refused_by_name(text: str, field: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"time '{text}': {field} out of range")):
+        parse_rfc3339nano(text)
+
+
+@pytest.mark.parametrize("text", ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"])
+def test_times_whose_utc_year_go_cannot_write_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"year outside of range \[0,9999\] in UTC"):
+        parse_rfc3339nano(text)
+
+
+def test_any_year_formats_without_overflow() -> None:
+    # The API never stores these, but formatting must not be what fails.
+    assert format_rfc3339nano(-62_167_219_200 * NS - 1) == "-0001-12-31T23:59:59.999999999Z"
+    assert format_rfc3339nano(253_402_300_800 * NS) == "10000-01-01T00:00:00Z"

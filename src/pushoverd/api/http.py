@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from pushoverd.api import wire
 from pushoverd.errors import Conflict, NotFound, PushoverdError, StoreError, ValidationError
@@ -50,25 +51,54 @@ def status_for(exc: PushoverdError) -> int:
 
 @web.middleware
 async def kapacitor_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn errors into Kapacitor's error bodies and add its headers to every reply."""
+    """Turn errors into Kapacitor's error bodies and add its headers to every reply.
+
+    Whatever goes wrong, the client gets a JSON error body: an unexpected exception is logged
+    with its traceback and answered 500 with only the request id, which names the log line.
+    """
+    request_id = str(uuid.uuid4())  # uuid1 takes a lock and costs 10x more
     try:
         response = await handler(request)
     except PushoverdError as exc:
         response = error_response(str(exc), status_for(exc))
-    except web.HTTPRequestEntityTooLarge as exc:
-        response = error_response(f"request body too large: {exc.text}", 413)
-    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-        # Kapacitor answers 404 for unknown paths and wrong methods alike, never 405.
-        response = error_response("Not Found", 404)
-    _decorate(request, response)
+    except web.HTTPError as exc:
+        response = _http_error(exc)
+    except web.RequestPayloadError as exc:
+        response = _payload_error(exc)
+    except web.HTTPException:
+        raise  # a redirect or success raised on purpose: aiohttp sends it as it is
+    except Exception:
+        log.exception("internal error answering %s %s (request id %s)",
+                      request.method, request.path, request_id)
+        response = error_response(f"internal error (request id {request_id})", 500)
+    _decorate(request, response, request_id)
     return response
 
 
-def _decorate(request: web.Request, response: web.StreamResponse) -> None:
+def _http_error(exc: web.HTTPError) -> web.Response:
+    """aiohttp's own refusals (unknown route, body too large...) as Kapacitor error bodies."""
+    if isinstance(exc, web.HTTPNotFound | web.HTTPMethodNotAllowed):
+        # Kapacitor answers 404 for unknown paths and wrong methods alike, never 405.
+        return error_response("Not Found", 404)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return error_response(f"request body too large: {exc.text}", 413)
+    return error_response(exc.text or exc.reason, exc.status)
+
+
+def _payload_error(exc: web.RequestPayloadError) -> web.Response:
+    """A body the client garbled (bad gzip, broken chunking) is its mistake: 400."""
+    cause = exc.__cause__
+    detail = cause.message if isinstance(cause, HttpProcessingError) else "unreadable"
+    response = error_response(f"invalid request body: {detail}", 400)
+    response.force_close()  # the rest of the body cannot be framed: drop the connection
+    return response
+
+
+def _decorate(request: web.Request, response: web.StreamResponse, request_id: str) -> None:
     headers = response.headers
     headers.setdefault("Content-Type", JSON_TYPE)
     headers["X-Kapacitor-Version"] = KAPACITOR_VERSION
-    headers["Request-Id"] = str(uuid.uuid4())  # uuid1 takes a lock and costs 10x more
+    headers["Request-Id"] = request_id
     origin = request.headers.get("Origin")
     if origin:
         headers["Access-Control-Allow-Origin"] = origin

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from pushoverd.models import EventState, HandlerSpec, TopicState
 from pushoverd.timefmt import format_go_duration, format_rfc3339nano
 
 BASE = "/kapacitor/v1"
 TOPICS = f"{BASE}/alerts/topics"
+
+# Go's url.PathEscape leaves these (and letters, digits, "-_.~") alone; Kapacitor's captured
+# links show ":" and "=" unescaped (".../events/cpu:host=serverA").
+_SEGMENT_SAFE = "$&+:=@"
 
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -29,6 +34,19 @@ def go_json(value: Any, *, pretty: bool = True) -> bytes:
     return text.translate(_GO_ESCAPES).encode()
 
 
+def segment(text: str) -> str:
+    """``text`` as one path segment: percent-encoded like Go's ``url.PathEscape``, so an id
+    holding ``/``, ``%``, ``?``, ``#`` or a space still names itself.
+
+    Letters beyond ASCII (all that topic and handler ids may hold besides ``-._:`` and
+    digits) stay as they are: the Go client sets ``url.Path = href`` and would escape an
+    escaped ``%C3%A9`` a second time, while other clients encode the letter themselves.
+    """
+    if text in (".", ".."):  # a client would resolve a dot segment away
+        return text.replace(".", "%2E")
+    return "".join(c if c.isalpha() else quote(c, safe=_SEGMENT_SAFE) for c in text)
+
+
 def link(href: str, rel: str = "self") -> dict[str, str]:
     """A Kapacitor link object."""
     return {"rel": rel, "href": href}
@@ -41,7 +59,7 @@ def error_body(message: str) -> dict[str, str]:
 
 def topic(state: TopicState) -> dict[str, Any]:
     """One topic."""
-    href = f"{TOPICS}/{state.id}"
+    href = f"{TOPICS}/{segment(state.id)}"
     return {
         "link": link(href),
         "id": state.id,
@@ -60,7 +78,7 @@ def topics(self_href: str, states: list[TopicState]) -> dict[str, Any]:
 def event(topic_id: str, state: EventState) -> dict[str, Any]:
     """One event's state, with its duration as Go duration text."""
     return {
-        "link": link(f"{TOPICS}/{topic_id}/events/{state.id}"),
+        "link": link(f"{TOPICS}/{segment(topic_id)}/events/{segment(state.id)}"),
         "id": state.id,
         "state": {
             "message": state.message,
@@ -75,7 +93,7 @@ def event(topic_id: str, state: EventState) -> dict[str, Any]:
 def events(topic_id: str, states: list[EventState]) -> dict[str, Any]:
     """A topic's events; the self link carries no query string, as in Kapacitor."""
     return {
-        "link": link(f"{TOPICS}/{topic_id}/events"),
+        "link": link(f"{TOPICS}/{segment(topic_id)}/events"),
         "topic": topic_id,
         "events": [event(topic_id, s) for s in states],
     }
@@ -85,7 +103,7 @@ def handler(spec: HandlerSpec) -> dict[str, Any]:
     """One handler spec as given (redact secrets first; Kapacitor leaves ``topic`` out, and
     options keys come out sorted)."""
     return {
-        "link": link(f"{TOPICS}/{spec.topic}/handlers/{spec.id}"),
+        "link": link(f"{TOPICS}/{segment(spec.topic)}/handlers/{segment(spec.id)}"),
         "id": spec.id,
         "kind": spec.kind,
         "options": _sorted_maps(spec.options),

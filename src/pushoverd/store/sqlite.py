@@ -45,6 +45,7 @@ from pushoverd.store.base import (
     requeueable,
 )
 from pushoverd.store.writer import GroupWriter
+from pushoverd.timefmt import format_rfc3339nano, parse_rfc3339nano
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -407,8 +408,9 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
         row = conn.execute(Q["event_level"], (topic, event.id)).fetchone()
         previous = Level(row[0]) if row else Level.OK
         conn.execute(Q["upsert_event"], (
-            topic, event.id, event.message, event.details, event.time_ns, event.duration_ns,
-            int(event.level), int(previous), json.dumps(event.data), int(event.recoverable), now))
+            topic, event.id, event.message, event.details, _time_column(event.time_ns),
+            event.duration_ns, int(event.level), int(previous), json.dumps(event.data),
+            int(event.recoverable), now))
         result = plan(Collecting(topic, event, previous, now, notifications))
         conn.executemany(Q["insert_delivery"], [_delivery_row(d, now) for d in result.deliveries])
         enqueued += len(result.deliveries)
@@ -435,8 +437,22 @@ def _delivery_row(d: NewDelivery, now: float) -> tuple[Any, ...]:
             d.status.value, now, now, now, d.last_error, d.summarizes)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _time_column(time_ns: int) -> int | str:
+    # SQLite integers are 64-bit, which holds nanoseconds only for 1677-2262; Kapacitor's times
+    # span years 0-9999 (its zero time is year 1). Those outside are kept as RFC3339 text,
+    # which the column's INTEGER affinity leaves as text, so nothing is rounded.
+    return time_ns if time_ns in _INT64 else format_rfc3339nano(time_ns)
+
+
+def _time_ns(value: int | str) -> int:
+    return parse_rfc3339nano(value) if isinstance(value, str) else value
+
+
 def _event_state(row: Sequence[Any]) -> EventState:
-    return EventState(id=row[0], message=row[1], details=row[2], time_ns=row[3],
+    return EventState(id=row[0], message=row[1], details=row[2], time_ns=_time_ns(row[3]),
                       duration_ns=row[4], level=Level(row[5]), previous_level=Level(row[6]))
 
 

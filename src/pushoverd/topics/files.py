@@ -2,7 +2,8 @@
 
 Each file is one spec (``id``, ``topic``, ``kind``, ``options``, ``match``). YAML is read the
 way Kapacitor reads it (converted to JSON, keys matched case-insensitively, unknown keys
-ignored). A file that fails is reported with its path, line and key, and the others load.
+ignored). A file that fails is reported with its path, line and key, and the others load;
+so is a second file for a handler that an earlier file defines.
 """
 
 from __future__ import annotations
@@ -40,19 +41,37 @@ def handler_dir(load_dir: str | Path) -> Path:
 
 
 def load_dir(folder: str | Path) -> LoadResult:
-    """Read every handler file in ``folder`` (sorted by name); a missing folder is empty."""
+    """Read every handler file in ``folder`` (sorted by name); a missing folder is empty.
+
+    A file defining a handler (topic and id, case-sensitive as in Kapacitor) that a file
+    earlier by name defines is an error: the first file keeps the handler.
+    """
     result = LoadResult()
     path = Path(folder)
     if not path.is_dir():
         return result
+    defined: dict[tuple[str, str], str] = {}
     for file in sorted(p for p in path.iterdir() if p.is_file()):
         if file.suffix.lower() not in EXTENSIONS:
             continue
         try:
-            result.specs.append((read_file(file), str(file)))
+            spec = read_file(file)
+            _claim(defined, spec, str(file))
         except HandlerFileError as exc:
             result.errors.append(exc)
+        else:
+            result.specs.append((spec, str(file)))
     return result
+
+
+def _claim(defined: dict[tuple[str, str], str], spec: HandlerSpec, path: str) -> None:
+    """Record that ``path`` defines ``spec``'s handler, unless another file already does."""
+    first = defined.setdefault((spec.topic, spec.id), path)
+    if first != path:
+        # Kapacitor applies both in turn and the later silently replaces the earlier.
+        raise HandlerFileError(
+            path, f'handler "{spec.topic}/{spec.id}" is already defined in {first}',
+            line=_line_of(_read_text(path), "id"), key="id")
 
 
 def read_file(path: str | Path) -> HandlerSpec:

@@ -11,15 +11,20 @@ level then id, and ``collected`` survives a restart.
 from __future__ import annotations
 
 import gzip
+import io
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
+import yarl
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import CIMultiDictProxy
 from tests.wiring import wire
@@ -256,12 +261,14 @@ class Api:
 
 
 @asynccontextmanager
-async def serve(db: Path) -> AsyncIterator[Api]:
-    """Wire store, topic service and web app as pushoverd.app does; close everything after."""
+async def serve(db: Path, extra: Sequence[web.RouteDef] = ()) -> AsyncIterator[Api]:
+    """Wire store, topic service and web app as pushoverd.app does (plus ``extra`` routes);
+    close everything after."""
     store = SQLiteStore(db)
     await store.open()
     try:
         wired = await wire(store)
+        wired.app.add_routes(extra)
         async with TestClient(TestServer(wired.app, host="127.0.0.1")) as client:
             yield Api(client, store)
     finally:
@@ -375,6 +382,63 @@ async def test_unknown_paths_and_wrong_methods_are_404_not_found(api: Api, metho
     assert reply.error == "Not Found"
     assert reply.raw == b'{\n    "error": "Not Found",\n    "message": "Not Found"\n}'
     assert (await api.get(CPU)).status == 200  # nothing was deleted
+
+
+async def crash(request: web.Request) -> web.Response:
+    raise RuntimeError("boom at /var/lib/pushoverd/secret.db")
+
+
+async def test_an_unexpected_exception_is_a_json_500_that_names_only_the_request_id(
+        db: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with serve(db, [web.get("/crash", crash)]) as api:
+        reply = await api.get("/crash")
+        assert (await api.get(TOPICS)).status == 200  # the daemon carries on
+    request_id = reply.headers["Request-Id"]
+    assert reply.status == 500
+    assert reply.headers["Content-Type"] == JSON_TYPE
+    assert reply.error == f"internal error (request id {request_id})"
+    assert b"boom" not in reply.raw and b"Traceback" not in reply.raw
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert (logged.name, logged.levelno) == ("pushoverd.api.http", logging.ERROR)
+    assert request_id in logged.getMessage() and "GET /crash" in logged.getMessage()
+    assert logged.exc_info is not None and logged.exc_info[0] is RuntimeError
+
+
+def refuse(exc: web.HTTPException) -> web.RouteDef:
+    async def handler(request: web.Request) -> web.Response:
+        raise exc
+    return web.get("/refuse", handler)
+
+
+@pytest.mark.parametrize(("exc", "status", "message"), [
+    (web.HTTPBadRequest(text="bad request line"), 400, "bad request line"),
+    (web.HTTPTooManyRequests(), 429, "429: Too Many Requests"),
+    (web.HTTPServiceUnavailable(), 503, "503: Service Unavailable"),
+])
+async def test_aiohttps_own_errors_keep_their_status_with_a_json_body(
+        db: Path, exc: web.HTTPException, status: int, message: str) -> None:
+    async with serve(db, [refuse(exc)]) as api:
+        reply = await api.get("/refuse")
+    assert (reply.status, reply.error) == (status, message)
+    assert reply.headers["Content-Type"] == JSON_TYPE
+    assert reply.headers["X-Kapacitor-Version"] == "1.5.7"
+
+
+async def test_a_body_over_the_size_limit_is_413_with_a_json_body(api: Api) -> None:
+    body = io.BytesIO(b"[" + b" " * (16 * 1024 * 1024) + b"]")
+    async with api.client.post(f"{CPU}/events", data=body) as resp:
+        reply = Reply(resp.status, resp.headers, await resp.read())
+    assert reply.status == 413
+    assert reply.error.startswith("request body too large: ")
+    assert (await api.get(CPU)).status == 404
+
+
+async def test_a_garbled_gzip_body_is_400_with_a_json_body(api: Api) -> None:
+    reply = await api.call("POST", f"{CPU}/events", b"not gzip at all",
+                           headers={"Content-Encoding": "gzip"})
+    assert (reply.status, reply.error) == (
+        400, "invalid request body: Can not decode content-encoding: gzip")
+    assert (await api.get(CPU)).status == 404
 
 
 async def test_v1preview_is_an_alias_of_v1(api: Api) -> None:
@@ -510,6 +574,48 @@ async def test_one_event_matches_the_capture(api: Api) -> None:
     keys = [k for k in ("link", "id", "state", "message", "details", "time", "duration", "level")]
     positions = [reply.raw.index(f'"{k}"'.encode()) for k in keys]
     assert positions == sorted(positions)  # Go's field order
+
+
+# Event ids are free text; each link's last segment must name its event again.
+ODD_EVENT_IDS = {
+    "../../etc/passwd": "..%2F..%2Fetc%2Fpasswd", "50%": "50%25", "q?x#y": "q%3Fx%23y",
+    "a b": "a%20b", "x;y,z": "x%3By%2Cz", "..": "%2E%2E", ".": "%2E", "5€": "5%E2%82%AC",
+    "%2F": "%252F", "cpu:host=a&b=c+d@e$": "cpu:host=a&b=c+d@e$", "café": "café",
+}
+
+
+def as_sent(href: str) -> yarl.URL:
+    """An href as clients send it: verbatim (no dot segments resolved, no escape decoded),
+    letters beyond ASCII UTF-8 percent-encoded, as every client does for a path."""
+    return yarl.URL(quote(href, safe="/%:=&+@$"), encoded=True)
+
+
+async def test_event_links_escape_the_id_and_lead_back_to_that_event(api: Api) -> None:
+    await api.ingest("cpu", [alert(event_id, "INFO") for event_id in ODD_EVENT_IDS])
+    events = (await api.get(f"{CPU}/events")).json["events"]
+    links = {e["id"]: e["link"]["href"] for e in events}
+    assert links == {event_id: f"{CPU}/events/{escaped}"
+                     for event_id, escaped in ODD_EVENT_IDS.items()}
+    for event_id, href in links.items():
+        async with api.client.get(as_sent(href)) as resp:
+            body = await resp.json()
+        assert (resp.status, body["id"], body["link"]["href"]) == (200, event_id, href)
+
+
+async def test_topic_and_handler_links_keep_letters_as_kapacitors_cli_needs_them(
+        api: Api) -> None:
+    # The Go client sets url.Path = href, so "caf%C3%A9" would reach us as "caf%25C3%25A9".
+    await api.create("café", {"id": "über", "kind": "pushover"})
+    await api.ingest("café", alert("ça", "INFO"))
+    topic = (await api.get(f"{TOPICS}/café")).json
+    assert (topic["link"]["href"], topic["events-link"]["href"],
+            topic["handlers-link"]["href"]) == (
+        f"{TOPICS}/café", f"{TOPICS}/café/events", f"{TOPICS}/café/handlers")
+    [handler] = (await api.get(topic["handlers-link"]["href"])).json["handlers"]
+    assert handler["link"]["href"] == f"{TOPICS}/café/handlers/über"
+    assert (await api.get(handler["link"]["href"])).json["id"] == "über"
+    [event] = (await api.get(topic["events-link"]["href"])).json["events"]
+    assert event["link"]["href"] == f"{TOPICS}/café/events/ça"
 
 
 async def test_unknown_event_is_404(api: Api) -> None:
@@ -903,6 +1009,50 @@ async def test_an_alert_without_a_time_is_timed_on_receipt(api: Api) -> None:
     state = (await api.get(f"{CPU}/events/a")).json["state"]
     assert state["time"] >= "2024-"  # now, not Go's zero time
     assert (state["message"], state["details"], state["duration"]) == ("", "", "0s")
+
+
+# Go's zero time (what Kapacitor sends for an alert with no time), years past either end of
+# what int64 nanoseconds can hold (1677-2262), and nanoseconds far from the epoch.
+GO_TIMES = [
+    "0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "1000-01-01T00:00:00Z",
+    "1000-06-15T12:34:56.123456789Z", "1677-09-21T00:12:43.145224191Z",
+    "1677-09-21T00:12:43.145224192Z", "1900-01-01T00:00:00.000000001Z",
+    "2262-04-11T23:47:16.854775807Z", "2262-04-11T23:47:16.854775808Z",
+    "2300-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+]
+
+
+async def test_every_time_go_can_write_is_stored_and_shown_back_exactly(db: Path) -> None:
+    async with serve(db) as first:
+        await first.ingest("cpu", [alert(f"e{i}", "INFO", time=t) for i, t in enumerate(GO_TIMES)])
+    async with serve(db) as second:  # read back from the database, not from memory
+        for i, text in enumerate(GO_TIMES):
+            state = (await second.get(f"{CPU}/events/e{i}")).json["state"]
+            assert state["time"] == text
+
+
+async def test_times_outside_1677_to_2262_render_notifications_and_the_zero_time_has_none(
+        api: Api) -> None:
+    await api.create("cpu", {"id": "plain", "kind": "pushover"})
+    for event_id, text in (("zero", "0001-01-01T00:00:00Z"), ("old", "1900-01-01T00:00:00Z"),
+                           ("far", "2300-01-01T00:00:00Z")):
+        await api.ingest("cpu", alert(event_id, "CRITICAL", time=text))
+    sent = {d["event"]: d["notification"].get("timestamp") for d in await api.deliveries()}
+    assert sent == {"zero": None, "old": -2_208_988_800, "far": 10_413_792_000}
+
+
+@pytest.mark.parametrize("text", [
+    "2023-13-01T00:00:00Z", "2023-00-01T00:00:00Z", "2023-01-32T00:00:00Z",
+    "2023-02-29T00:00:00Z", "2023-01-01T24:00:00Z", "2023-01-01T00:60:00Z",
+    "2023-01-01T00:00:60Z", "2023-01-01T00:00:00+24:00", "2023-01-01T00:00:00+01:60",
+    "10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z", "0000-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+])
+async def test_times_go_cannot_parse_or_write_are_400_naming_time(api: Api, text: str) -> None:
+    reply = await api.call("POST", f"{CPU}/events", alert("a", "OK", time=text))
+    assert reply.status == 400
+    assert reply.error.startswith(f"invalid alert: time: invalid RFC3339 time '{text}'")
+    assert (await api.get(CPU)).status == 404
 
 
 @pytest.mark.parametrize(("body", "named"), [

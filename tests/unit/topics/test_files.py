@@ -176,6 +176,23 @@ def test_one_bad_file_does_not_stop_the_others(tmp_path: Path) -> None:
     assert result.failed_paths == {str(bad)}
 
 
+def test_a_second_file_for_the_same_topic_and_id_is_an_error_naming_both(
+        tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", "id: oncall\ntopic: cpu\nkind: pushover\n")
+    second = write(tmp_path, "b.yaml", "# copy\ntopic: cpu\nid: oncall\nkind: pushover\n")
+    third = write(tmp_path, "c.json", '{"id": "oncall", "topic": "cpu", "kind": "pushover"}')
+    write(tmp_path, "d.yaml", "id: Oncall\ntopic: cpu\nkind: pushover\n")  # ids are case-sensitive
+    write(tmp_path, "e.yaml", "id: oncall\ntopic: mem\nkind: pushover\n")  # another topic
+    result = load_dir(tmp_path)
+    assert [(s.topic, s.id, path) for s, path in result.specs] == [
+        ("cpu", "oncall", str(first)), ("cpu", "Oncall", str(tmp_path / "d.yaml")),
+        ("mem", "oncall", str(tmp_path / "e.yaml"))]
+    assert [str(e) for e in result.errors] == [
+        f'{second}:3: id: handler "cpu/oncall" is already defined in {first}',
+        f'{third}:1: id: handler "cpu/oncall" is already defined in {first}']
+    assert result.failed_paths == {str(second), str(third)}
+
+
 def test_missing_folder_loads_nothing(tmp_path: Path) -> None:
     result = load_dir(tmp_path / "nowhere")
     assert result.specs == []

@@ -139,6 +139,32 @@ async def test_a_file_the_service_now_refuses_keeps_its_previous_handler(
     assert service.handler("cpu", "a").options == {"sound": "siren"}
 
 
+async def test_a_second_file_for_a_handler_is_reported_and_the_first_keeps_it(
+        service: TopicService, load_dir: Path) -> None:
+    a = write(load_dir, "a.yaml", yaml_handler("oncall", sound="siren"))
+    b = write(load_dir, "b.yaml", yaml_handler("oncall", sound="tugboat"))
+    for _ in range(2):  # at start, then on every reload
+        errors = await load_handler_files(service, load_dir)
+        assert [str(e) for e in errors] == [
+            f'{b}:1: id: handler "cpu/oncall" is already defined in {a}']
+        assert service.handler("cpu", "oncall").options == {"sound": "siren"}
+        assert service.source("cpu", "oncall") == a
+
+
+async def test_a_duplicate_added_later_neither_replaces_nor_deletes_the_handler(
+        service: TopicService, load_dir: Path) -> None:
+    a = write(load_dir, "a.yaml", yaml_handler("oncall", sound="siren"))
+    await load_handler_files(service, load_dir)
+    before = service.handler("cpu", "oncall")
+    b = write(load_dir, "b.yaml", yaml_handler("oncall", sound="tugboat"))
+    assert [e.path for e in await load_handler_files(service, load_dir)] == [b]
+    assert service.handler("cpu", "oncall") is before
+    Path(a).unlink()  # once the first file is gone, the other one is no longer a duplicate
+    assert await load_handler_files(service, load_dir) == []
+    assert (service.handler("cpu", "oncall").options, service.source("cpu", "oncall")) == (
+        {"sound": "tugboat"}, b)
+
+
 async def test_handlers_made_through_the_api_survive_a_reload(service: TopicService,
                                                               load_dir: Path) -> None:
     await service.create_handler(HandlerSpec("cpu", "from-api", "pushover"))
