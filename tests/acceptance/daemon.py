@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -71,6 +72,28 @@ class Daemon:
         code = self.proc.wait(timeout)
         self.proc.stderr.close()
         return code
+
+    def post_alert(self, topic: str, body: str | dict[str, object]) -> httpx.Response:
+        """POST one alert (JSON text or an object) to ``topic``, as Kapacitor's post handler."""
+        content = body if isinstance(body, str) else json.dumps(body)
+        return httpx.post(f"{self.url}/kapacitor/v1/alerts/topics/{topic}/events",
+                          content=content, headers={"Content-Type": "application/json"})
+
+    def call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """One request to the daemon's API."""
+        return httpx.request(method, f"{self.url}{path}", timeout=10.0, **kwargs)  # type: ignore[arg-type]
+
+    def wait_for_delivery(self, delivery_id: int, status: str,
+                          timeout: float = 15.0) -> dict[str, object]:
+        """Poll ``/pushoverd/v1/deliveries/{id}`` until it has ``status``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.call("GET", f"/pushoverd/v1/deliveries/{delivery_id}").json()
+            if shown["status"] == status:
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"delivery {delivery_id} is {shown['status']}, not {status}")
+            time.sleep(0.05)
 
     def log(self) -> str:
         """The daemon's log file so far."""

@@ -54,8 +54,13 @@ class PushoverSender:
         self.last_success_at: float | None = None
 
     async def start(self) -> None:
-        """Start the transport, so the first alert does not wait for it."""
-        await self.transport.start()
+        """Start the transport, so the first alert does not wait for it. A transport that
+        cannot start now is logged, not fatal: alerts are still stored, and the first send
+        tries again."""
+        try:
+            await self.transport.start()
+        except PushoverError as exc:
+            log.error("the Pushover transport did not start (the first send retries): %s", exc)
 
     async def aclose(self) -> None:
         """Close the transport."""
