@@ -138,6 +138,27 @@ def test_check_reports_each_bad_handler_file_with_its_line(
     assert "good.yaml" not in err
 
 
+def test_check_refuses_a_user_key_or_device_that_can_never_work_at_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: ``user-key: short`` was accepted and failed at every send."""
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "key.yaml").write_text(
+        "id: a\ntopic: cpu\nkind: pushover\noptions:\n  title: CPU\n  user-key: short\n")
+    (handlers / "device.yaml").write_text(
+        "id: b\ntopic: cpu\nkind: pushover\noptions:\n  device: my phone\n")
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+
+    assert cli.main(["check", "-config", str(conf)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"{handlers / 'key.yaml'}:6: options.user-key: " in err
+    assert "must be a Pushover user or group key" in err and "short" not in err
+    assert f"{handlers / 'device.yaml'}:5: options.device: " in err
+    assert "'my phone' is not a Pushover device name" in err
+
+
 def test_check_refuses_two_files_for_the_same_handler_naming_both(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     handlers = tmp_path / "handlers"

@@ -9,6 +9,7 @@ so is a second file for a handler that an earlier file defines.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,12 +141,30 @@ def _first_line(text: str) -> int:
     return 1
 
 
+_OPTION_NAMED = re.compile(r"(?:^|\* |: )'([a-z][a-z0-9_-]*)'", re.MULTILINE)
+
+
 def file_error(path: str, exc: PushoverdError) -> HandlerFileError:
-    """A service-level refusal of a file's spec, reported against the file (and its line)."""
-    key = next((k for k in ("options", "match", "kind", "id", "topic") if k in str(exc)), None)
+    """A service-level refusal of a file's spec, reported against the file, its line and its
+    key: ``options.<name>`` at that option's line when the refusal names one option."""
+    message = str(exc)
+    key = next((k for k in ("options", "match", "kind", "id", "topic") if k in message), None)
     try:
         text = _read_text(path)
     except HandlerFileError:  # gone or unreadable since it was parsed: no line then
         text = ""
     line = _line_of(text, key) if text and key else None
-    return HandlerFileError(path, str(exc), line=line, key=key)
+    option = _OPTION_NAMED.search(message) if key == "options" else None
+    if option is not None:
+        key = f"options.{option.group(1)}"
+        line = _option_line(text, option.group(1), line) if text else line
+    return HandlerFileError(path, message, line=line, key=key)
+
+
+def _option_line(text: str, name: str, options_line: int | None) -> int | None:
+    """The line of option ``name`` (written below ``options``), else the options line."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number > (options_line or 0) and line.strip().strip('"').startswith(
+                (f"{name}:", f'{name}":')):
+            return number
+    return options_line
