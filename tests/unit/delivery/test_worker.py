@@ -1,608 +1,240 @@
-"""DeliveryWorker end to end: a real SQLite outbox, the real client and a fake Pushover.
+"""The delivery worker knows no integration: it sends through each kind's sender, applies the
+verdict a sender's DeliveryFailed carries, and pauses one kind while the others go on.
 
-Time is a controllable clock passed to the worker: tests advance it past a backoff or a
-reset instead of sleeping, then ``notify()`` the worker. Every wait is bounded.
+Senders here are scripted in-process objects; the Pushover integration through this worker is
+tested in tests/unit/handlers/pushover/test_delivery.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
-import uuid
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-from tests.fakes.pushover import FakePushover, Received
 
+from pushoverd.delivery.base import Sent
 from pushoverd.delivery.retry import RetryPolicy
-from pushoverd.delivery.state import SendingState
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
-from pushoverd.handlers.pushover import PushoverKind, PushoverSender
-from pushoverd.models import (
-    Delivery,
-    DeliveryFilter,
-    DeliveryStatus,
-    Event,
-    HandlerSpec,
-    Level,
-    NewDelivery,
-)
-from pushoverd.pushover import PushoverClient
-from pushoverd.store.sqlite import SQLiteStore
+from pushoverd.errors import DeliveryFailed
+from pushoverd.models import Delivery, DeliveryFilter, DeliveryStatus, Event, Level, NewDelivery
+from pushoverd.store.base import Collecting, Plan
+from pushoverd.store.memory import MemoryStore
 
-TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
-USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
-STRANGER = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"  # well-formed, but not a key the fake knows
-BAD_USER = "user identifier is not a valid user, group, or subscribed user key"
-TOPIC = "cpu"
-CLIENT_TIMEOUT = 0.5
-QUIET = 0.15  # how long to watch for a request that must not happen
 T = TypeVar("T")
-
-PENDING, FAILED, SENDING = DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING
-SENT, DEAD = DeliveryStatus.SENT, DeliveryStatus.DEAD
-KIND = PushoverKind(True)
-
-
-class HookedStore(SQLiteStore):
-    """The real store, with a hook after a claim or a failure is recorded (then cleared)."""
-
-    after_claim: Callable[[], Awaitable[None]] | None = None
-    after_mark_failed: Callable[[], Awaitable[None]] | None = None
-
-    async def claim(self, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
-        batch = await super().claim(now, limit, lease_seconds)
-        if hook := self.after_claim:
-            self.after_claim = None
-            await hook()
-        return batch
-
-    async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
-                          now: float) -> None:
-        await super().mark_failed(delivery_id, error, next_attempt_at, now)
-        if hook := self.after_mark_failed:
-            self.after_mark_failed = None
-            await hook()
+Outcome = Sent | Exception
 
 
 class Clock:
-    """The worker's clock; starts a little ahead of the store's (real) enqueue times."""
-
     def __init__(self) -> None:
-        self.now = time.time() + 1.0
+        self.now = 1_750_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
+class ScriptedSender:
+    """A sender that answers from a script (default: accepted) and records what it got."""
+
+    def __init__(self) -> None:
+        self.script: deque[Outcome] = deque()
+        self.payloads: list[dict[str, Any]] = []
+        self.resumed: list[float] = []
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def send(self, payload: dict[str, Any]) -> Sent:
+        self.payloads.append(payload)
+        outcome = self.script.popleft() if self.script else Sent(f"r{len(self.payloads)}")
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def resume(self, now: float) -> None:
+        self.resumed.append(now)
+
+    def status(self, now: float) -> dict[str, Any]:
+        return {"sent": len(self.payloads)}
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def messages(self) -> list[str]:
+        return [p["message"] for p in self.payloads]
+
+
 async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 3.0) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while not (result := await check()):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.005)
     return result
 
 
-@dataclass
 class Rig:
-    """The parts under test, wired as app.py wires them, plus helpers to drive them."""
+    """A memory outbox, two kinds with scripted senders, and the worker over them."""
 
-    fake: FakePushover
-    store: HookedStore
-    clock: Clock
-    client: PushoverClient | None = None
-    worker: DeliveryWorker | None = None
-    _clients: list[PushoverClient] = field(default_factory=list)
-    _workers: list[DeliveryWorker] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.clock = Clock()
+        self.store = MemoryStore(clock=self.clock)
+        self.senders = {"pushover": ScriptedSender(), "post": ScriptedSender()}
+        policy = RetryPolicy(initial=5.0, maximum=300.0, max_age=3600.0, random=lambda: 0.5)
+        self.worker = DeliveryWorker(self.store, self.senders, policy,
+                                     WorkerSettings(poll_interval=0.01), clock=self.clock)
 
-    def start(self, *, random: Callable[[], float] = lambda: 0.5, max_age: float = 3600.0,
-              threshold: int = 10, probe: float = 300.0, concurrency: int = 2,
-              connections: int = 2, lease: float = 30.0, batch: int = 64,
-              poll: float = 0.02, validate_probe: bool = False) -> DeliveryWorker:
-        """Build and start a worker (jitter off by default: delays are exact)."""
-        self.client = PushoverClient(self.fake.url, TOKEN, USER, timeout=CLIENT_TIMEOUT,
-                                     max_connections=connections)
-        self._clients.append(self.client)
-        policy = RetryPolicy(initial=5.0, maximum=300.0, max_age=max_age, random=random)
-        state = SendingState(breaker_threshold=threshold, breaker_window=300.0,
-                             probe_interval=probe)
-        settings = WorkerSettings(concurrency=concurrency, poll_interval=poll,
-                                  lease_timeout=lease, batch_size=batch)
-        self.worker = DeliveryWorker(self.store, {"pushover": PushoverSender(self.client)},
-                                     policy, settings, state, clock=self.clock,
-                                     probe=self.client.validate if validate_probe else None)
-        self._workers.append(self.worker)
-        self.worker.start()
-        return self.worker
+    async def enqueue(self, handler: str, *messages: str, kind: str = "pushover") -> None:
+        def plan(ctx: Collecting) -> Plan:
+            return Plan([NewDelivery(topic="cpu", handler_id=handler, kind=kind,
+                                     event_id=ctx.event.id, level=ctx.event.level,
+                                     payload={"message": ctx.event.message})])
 
-    async def close(self) -> None:
-        for worker in self._workers:
-            await worker.stop(1.0)
-        for client in self._clients:
-            await client.aclose()
+        events = [Event(id=f"{handler}:{m}", level=Level.CRITICAL, message=m) for m in messages]
+        await self.store.collect("cpu", events, plan)
+        self.worker.notify()
 
-    async def enqueue(self, handler: str, *messages: str, **options: Any) -> None:
-        """Collect one event per message; a pushover handler renders each, as topics do."""
-        compiled = KIND.compile(HandlerSpec(TOPIC, handler, "pushover", options or None))
+    async def delivery(self, message: str) -> Delivery:
+        found = await self.store.deliveries(DeliveryFilter(limit=1000))
+        return next(d for d in found if d.payload["message"] == message)
 
-        def plan(topic: str, event: Event, previous: Level) -> list[NewDelivery]:
-            return [NewDelivery(topic=topic, handler_id=handler, kind="pushover",
-                                event_id=event.id, level=event.level,
-                                payload=compiled.render(topic, event))]
-
-        events = [Event(id=f"{handler}:{m}", level=Level.CRITICAL, message=m,
-                        time_ns=1_750_000_000 * 10**9) for m in messages]
-        await self.store.collect(TOPIC, events, plan)
-        if self.worker is not None:
-            self.worker.notify()
+    async def until(self, message: str, status: DeliveryStatus) -> Delivery:
+        async def check() -> Delivery | None:
+            d = await self.delivery(message)
+            return d if d.status is status else None
+        return await eventually(check)
 
     async def advance(self, seconds: float) -> None:
         self.clock.now += seconds
-        assert self.worker is not None
         self.worker.notify()
-        await asyncio.sleep(0)
-
-    async def deliveries(self) -> dict[str, Delivery]:
-        """Every delivery, by its message text."""
-        found = await self.store.deliveries(DeliveryFilter(limit=10_000))
-        return {d.payload["message"]: d for d in found}
-
-    async def get(self, message: str) -> Delivery:
-        return (await self.deliveries())[message]
-
-    async def until(self, message: str, *statuses: DeliveryStatus,
-                    timeout: float = 3.0) -> Delivery:
-        """Wait for a delivery to reach one of ``statuses``."""
-        async def check() -> Delivery | None:
-            d = (await self.deliveries()).get(message)
-            return d if d is not None and d.status in statuses else None
-        return await eventually(check, timeout)
-
-    async def all_sent(self, timeout: float = 3.0) -> dict[str, Delivery]:
-        async def check() -> dict[str, Delivery] | None:
-            found = await self.deliveries()
-            return found if all(d.status is SENT for d in found.values()) else None
-        return await eventually(check, timeout)
-
-    async def drain(self, timeout: float = 5.0) -> dict[str, Delivery]:
-        """Let time pass as the worker asks (each pause, exactly) until all is sent."""
-        assert self.worker is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            found, now = await self.deliveries(), self.clock()
-            if all(d.status is SENT for d in found.values()):
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not drained: {Counter(d.status for d in found.values())}")
-            if wait := self.worker.state.wait_seconds(now) or _idle_until(found, now):
-                await self.advance(wait)
-            await asyncio.sleep(0.01)
-
-    def sent(self, message: str) -> list[Received]:
-        """Requests the fake received for ``message``."""
-        return [r for r in self.fake.requests if r.form.get("message") == message]
-
-    async def requests(self, message: str, count: int) -> list[Received]:
-        """Wait until the fake has received ``count`` requests for ``message``."""
-        async def check() -> list[Received] | None:
-            return received if len(received := self.sent(message)) >= count else None
-        return await eventually(check)
-
-
-def _idle_until(found: dict[str, Delivery], now: float) -> float | None:
-    """Seconds until the next retry when nothing is due or in flight (time just passes)."""
-    waiting = [d for d in found.values() if d.status in (PENDING, FAILED, SENDING)]
-    if not waiting or any(d.status is SENDING or d.next_attempt_at <= now for d in waiting):
-        return None
-    return min(d.next_attempt_at for d in waiting) - now
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER}) as server:
-        yield server
+async def rig() -> AsyncIterator[Rig]:
+    r = Rig()
+    await r.store.open()
+    r.worker.start()
+    yield r
+    await r.worker.stop(1.0)
 
 
-@pytest.fixture
-async def rig(fake: FakePushover, tmp_path: Path) -> AsyncIterator[Rig]:
-    store = HookedStore(tmp_path / "pushoverd.db")
-    await store.open()
-    r = Rig(fake, store, Clock())
-    try:
-        yield r
-    finally:
-        await r.close()
-        await store.close()
+async def test_an_accepted_send_records_the_reference_and_notice(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(Sent("req-1", "no active devices"))
+    await rig.enqueue("h", "one")
+    sent = await rig.until("one", DeliveryStatus.SENT)
+    assert (sent.request_id, sent.info, sent.attempts) == ("req-1", "no active devices", 1)
 
 
-async def quiet() -> None:
-    """Give the worker time to do something it must not do."""
-    await asyncio.sleep(QUIET)
+async def test_a_failure_not_to_retry_is_dead_with_its_text(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(DeliveryFailed("refused: bad key", retry=False))
+    await rig.enqueue("h", "one")
+    dead = await rig.until("one", DeliveryStatus.DEAD)
+    assert dead.last_error == "refused: bad key"
 
 
-# --- success ---------------------------------------------------------------------------------
-
-async def test_success_records_pushovers_request_id_and_info(rig: Rig) -> None:
-    request_id = str(uuid.uuid4())
-    rig.fake.fail_next(1, 200, body={"status": 1, "request": request_id,
-                                     "info": "no active devices to send to"})
-    worker = rig.start()
-    await rig.enqueue("ops", "disk full", "disk fuller")
-    found = await rig.all_sent()
-    first, second = found["disk full"], found["disk fuller"]
-    assert (first.request_id, first.info, first.attempts) == (
-        request_id, "no active devices to send to", 1)
-    assert first.sent_at == rig.clock() and first.last_error is None
-    assert second.info is None and uuid.UUID(second.request_id or "")
-    form = rig.sent("disk full")[0].form
-    assert form == {"token": TOKEN, "user": USER, "message": "disk full", "priority": "1",
-                    "timestamp": "1750000000"}
-    snap = worker.state.snapshot(rig.clock())
-    assert snap["sending"] is True and snap["rate_limit"]["remaining"] == 9998
-
-
-# --- transient failures ----------------------------------------------------------------------
-
-@pytest.mark.parametrize("failures", [1, 3])
-async def test_5xx_is_retried_with_backoff_and_the_same_form(rig: Rig, failures: int) -> None:
-    rig.fake.fail_next(failures, 503)
-    rig.start()
-    await rig.enqueue("ops", "disk full")
-    for attempt, delay in zip(range(1, failures + 1), (5.0, 10.0, 20.0), strict=False):
-        d = await rig.until("disk full", FAILED)
-        assert d.attempts == attempt
-        assert d.next_attempt_at == rig.clock() + delay
-        assert d.last_error == "failed to understand Pushover response. code: 503 content: " \
-                               "fake failure 503"
-        await rig.advance(delay - 0.5)  # not yet: nothing is sent early
-        await quiet()
-        assert len(rig.sent("disk full")) == attempt
-        await rig.advance(0.5)
-        await rig.requests("disk full", attempt + 1)
-    d = await rig.until("disk full", SENT)
-    assert d.attempts == failures + 1 and d.request_id
-    bodies = [r.raw_body for r in rig.sent("disk full")]
-    assert len(bodies) == failures + 1 and len(set(bodies)) == 1
-    assert [r.status for r in rig.sent("disk full")] == [503] * failures + [200]
-
-
-async def test_a_hang_past_the_client_timeout_is_retried(rig: Rig) -> None:
-    rig.fake.hang_next(1, 1.0)
-    rig.start()
-    await rig.enqueue("ops", "disk full")
-    d = await rig.until("disk full", FAILED)
-    assert d.last_error is not None and "timeout" in d.last_error
-    await rig.advance(5.0)
-    d = await rig.until("disk full", SENT)
-    assert d.attempts == 2
-    # The hung request is still handled after the hang, as a real server would (at-least-once).
-    first, second = await rig.requests("disk full", 2)
-    assert first.raw_body == second.raw_body
-
-
-async def test_a_dropped_connection_is_retried(rig: Rig) -> None:
-    rig.fake.drop_next(1)
-    rig.start()
-    await rig.enqueue("ops", "disk full")
-    d = await rig.until("disk full", FAILED)
-    assert d.last_error is not None and "connection closed" in d.last_error
-    await rig.advance(5.0)
-    d = await rig.until("disk full", SENT)
-    assert d.attempts == 2 and [r.status for r in rig.sent("disk full")] == [0, 200]
-
-
-async def test_past_max_age_a_delivery_is_dead_with_the_last_error(rig: Rig) -> None:
-    rig.fake.fail_next(10, 500)
-    rig.start(max_age=30.0)  # created ~1 s before the clock: retries at +5 and +10 fit
-    await rig.enqueue("ops", "disk full")
-    for attempt, delay in ((1, 5.0), (2, 10.0)):
-        await rig.until("disk full", FAILED)
-        await rig.advance(delay)
-        await rig.requests("disk full", attempt + 1)
-    d = await rig.until("disk full", DEAD)
-    assert d.attempts == 3 and len(rig.sent("disk full")) == 3
-    assert d.last_error == ("failed to understand Pushover response. code: 500 content: "
-                            "fake failure 500 (gave up after 3 attempts)")
-    await rig.advance(3600.0)
-    await quiet()
-    assert len(rig.sent("disk full")) == 3
-
-
-# --- rejections and the breaker --------------------------------------------------------------
-
-async def test_a_4xx_is_dead_at_once_with_pushovers_errors(rig: Rig) -> None:
-    rig.start()
-    await rig.enqueue("stranger", "disk full", **{"user-key": STRANGER})
-    await rig.enqueue("ops", "disk ok")
-    d = await rig.until("disk full", DEAD)
-    assert d.attempts == 1 and d.next_attempt_at <= rig.clock()
-    assert d.last_error == f"failed to understand Pushover response. code: 400 content: {BAD_USER}"
-    assert (await rig.until("disk ok", SENT)).attempts == 1
-    await rig.advance(3600.0)
-    await quiet()
-    assert [r.status for r in rig.sent("disk full")] == [400]
-    assert rig.worker is not None and rig.worker.state.may_send(rig.clock())
-
-
-async def test_a_handlers_refused_user_key_is_not_tried_again_for_a_while(rig: Rig) -> None:
-    worker = rig.start(threshold=3)
-    await rig.enqueue("stranger", "s1", **{"user-key": STRANGER})
-    await rig.until("s1", DEAD)
-    await rig.enqueue("stranger", "s2", "s3", "s4", **{"user-key": STRANGER})
-    await rig.enqueue("ops", "o1")
-
-    for m in ("s2", "s3", "s4"):
-        held = await rig.until(m, DEAD)
-        assert held.last_error is not None and held.last_error.startswith(
-            "not sent: Pushover refused this handler's user key")
-        assert STRANGER not in held.last_error
-    await rig.until("o1", SENT)
-    assert [r.form["message"] for r in rig.fake.requests] == ["s1", "o1"]
-    assert not worker.state.breaker_open  # one 4xx, not four
-    assert worker.state.snapshot(rig.clock())["refused_user_keys"] == 1
-
-    await rig.advance(601.0)
-    await rig.enqueue("stranger", "s5", **{"user-key": STRANGER})
-    await rig.until("s5", DEAD)
-    assert [r.form["message"] for r in rig.fake.requests][-1] == "s5"  # tried again
-
-
-async def test_a_burst_of_4xx_opens_the_breaker_and_a_probe_closes_it(rig: Rig) -> None:
-    revoked = {"status": 0, "request": "r", "token": "invalid",
-               "errors": ["application token is invalid"]}
-    rig.fake.fail_next(3, 401, body=revoked)
-    worker = rig.start(threshold=3, probe=60.0)
-    await rig.enqueue("ops", "a1", "a2", "a3")
-    for m in ("a1", "a2", "a3"):
-        await rig.until(m, DEAD)
-    snap = worker.state.snapshot(rig.clock())
-    assert snap["sending"] is False and snap["breaker"]["open"] is True
-    assert snap["breaker"]["reason"].startswith("3 requests rejected by Pushover")
-    # Later deliveries stay queued and nothing reaches Pushover.
-    await rig.enqueue("ops", "b1", "b2")
-    await rig.enqueue("web", "c1")
-    await rig.advance(59.0)
-    await quiet()
-    assert len(rig.fake.requests) == 3
-    assert {(await rig.get(m)).status for m in ("b1", "b2", "c1")} == {PENDING}
-    # The first probe is rejected too: one request, then quiet for another interval.
-    rig.fake.fail_next(1, 401, body=revoked)
+async def test_a_retryable_failure_backs_off_then_is_sent(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(DeliveryFailed("HTTP 503", retry=True))
+    await rig.enqueue("h", "one")
+    failed = await rig.until("one", DeliveryStatus.FAILED)
+    assert (failed.last_error, failed.next_attempt_at) == ("HTTP 503", rig.clock.now + 5.0)
+    await rig.advance(4.0)
+    assert (await rig.delivery("one")).status is DeliveryStatus.FAILED
     await rig.advance(1.0)
-    await rig.until("b1", DEAD)
-    await rig.advance(59.0)
-    await quiet()
-    assert len(rig.fake.requests) == 4 and worker.state.breaker_open
-    # The second probe succeeds: the breaker closes and the queue drains in order.
-    await rig.advance(1.0)
-    found = await _wait_statuses(rig, {"b2": SENT, "c1": SENT})
-    assert not worker.state.breaker_open and found["b2"].attempts == 1
-    assert found["c1"].attempts == 1
-    assert [r.form["message"] for r in rig.fake.requests][3:] in (
-        ["b1", "b2", "c1"], ["b1", "c1", "b2"])
+    assert (await rig.until("one", DeliveryStatus.SENT)).attempts == 2
 
 
-async def test_the_breaker_probes_the_credentials_without_spending_an_alert(rig: Rig) -> None:
-    rig.fake.token = "x" * 30  # Pushover now refuses our token, as if it had been revoked
-    worker = rig.start(threshold=2, probe=60.0, validate_probe=True)
-    await rig.enqueue("ops", "a1", "a2")
-    for m in ("a1", "a2"):
-        await rig.until(m, DEAD)
-    await rig.enqueue("ops", "b1")
-
-    await rig.advance(60.0)
-    await eventually(lambda: _async(len(rig.fake.validations) == 1))
-    await quiet()
-    assert worker.state.breaker_open and (await rig.get("b1")).status is PENDING
-
-    rig.fake.token = TOKEN  # the operator fixed it on Pushover's side
-    await rig.advance(60.0)
-    await rig.until("b1", SENT)
-    assert not worker.state.breaker_open
-    assert len(rig.fake.validations) == 2
-    assert [r.form["message"] for r in rig.fake.requests if r.form.get("message")] == [
-        "a1", "a2", "b1"]
+async def test_a_retry_past_max_age_is_dead(rig: Rig) -> None:
+    await rig.enqueue("h", "one")
+    rig.senders["pushover"].script.append(DeliveryFailed("HTTP 503", retry=True))
+    rig.clock.now += 3599.0  # the delivery is nearly an hour old when first attempted
+    dead = await rig.until("one", DeliveryStatus.DEAD)
+    assert dead.last_error == "HTTP 503 (gave up after 1 attempts)"
 
 
-async def _async(value: T) -> T:
-    return value
+async def test_a_known_retry_time_is_kept_and_not_aged_out(rig: Rig) -> None:
+    reset = rig.clock.now + 7 * 86400.0  # far beyond max-age
+    rig.senders["pushover"].script.append(DeliveryFailed("quota spent", retry=True,
+                                                         retry_at=reset))
+    await rig.enqueue("h", "one")
+    failed = await rig.until("one", DeliveryStatus.FAILED)
+    assert failed.next_attempt_at == reset
 
 
-async def _wait_statuses(rig: Rig, want: dict[str, DeliveryStatus]) -> dict[str, Delivery]:
-    async def check() -> dict[str, Delivery] | None:
-        found = await rig.deliveries()
-        return found if all(found[m].status is s for m, s in want.items()) else None
-    return await eventually(check)
+async def test_a_pause_stops_its_kind_while_other_kinds_keep_sending(rig: Rig) -> None:
+    pushover, post = rig.senders["pushover"], rig.senders["post"]
+    pushover.script.append(DeliveryFailed("outage", retry=True, pause_until=rig.clock.now + 30))
+    await rig.enqueue("a", "first")
+    await rig.until("first", DeliveryStatus.FAILED)
+    await rig.enqueue("b", "other handler, same kind")
+    await rig.enqueue("w", "webhook", kind="post")
+
+    await rig.until("webhook", DeliveryStatus.SENT)
+    assert post.messages == ["webhook"]
+    await rig.advance(10.0)  # first's backoff (5 s) is over, but Pushover is still paused
+    assert pushover.messages == ["first"]
+    assert rig.worker.status()["pushover"]["sending"] is False
+    assert rig.worker.status()["post"] == {"sending": True, "paused_until": None,
+                                           "pause_reason": None, "sent": 1}
+    await rig.advance(20.0)
+    await rig.until("other handler, same kind", DeliveryStatus.SENT)
+    assert sorted(pushover.messages) == ["first", "first", "other handler, same kind"]
 
 
-# --- rate limits -----------------------------------------------------------------------------
-
-async def test_429_pauses_all_sending_until_the_reset_then_drains(rig: Rig) -> None:
-    reset = int(rig.clock()) + 86_400
-    rig.fake.rate_limit(remaining=0, reset=reset)
-    worker = rig.start()
-    await rig.enqueue("ops", "m1", "m2")
-    await rig.enqueue("web", "w1")
-    d = await rig.until("m1", FAILED)
-    assert d.next_attempt_at == reset
-    assert d.last_error == "failed to understand Pushover response. code: 429 content: " \
-                           "application has exceeded its monthly message limit"
-    snap = worker.state.snapshot(rig.clock())
-    assert snap["sending"] is False and snap["pause_reason"].startswith("rate limited")
-    assert snap["rate_limit"] == {"limit": 10000, "remaining": 0,
-                                  "reset": snap["paused_until"]}
-    # No tight loop and nothing lost: one request, the rest back in the queue unattempted.
-    await rig.advance(86_400 - 2.0)
-    await quiet()
-    assert len(rig.fake.requests) == 1
-    assert [(await rig.get(m)).attempts for m in ("m2", "w1")] == [0, 0]
-    rig.fake.rate_limit(remaining=100, reset=reset + 30 * 86_400)
-    await rig.advance(2.0)
-    found = await rig.all_sent()
-    assert found["m1"].attempts == 2 and found["m2"].attempts == 1
-    assert [r.form["message"] for r in rig.fake.accepted if r.form["message"][0] == "m"] == [
-        "m1", "m2"]
+async def test_a_handlers_failed_delivery_holds_back_its_later_ones_only(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(DeliveryFailed("HTTP 503", retry=True))
+    await rig.enqueue("a", "a1")
+    await rig.until("a1", DeliveryStatus.FAILED)
+    await rig.enqueue("a", "a2")
+    await rig.enqueue("b", "b1")
+    await rig.until("b1", DeliveryStatus.SENT)
+    assert (await rig.delivery("a2")).status is DeliveryStatus.PENDING
+    await rig.advance(5.0)
+    await rig.until("a2", DeliveryStatus.SENT)
+    assert rig.senders["pushover"].messages == ["a1", "b1", "a1", "a2"]
 
 
-async def test_no_quota_left_after_a_success_pauses_until_the_reset(rig: Rig) -> None:
-    reset = int(rig.clock()) + 3600
-    rig.fake.rate_limit(remaining=1, reset=reset)
-    worker = rig.start()
-    await rig.enqueue("ops", "m1", "m2", "m3")
-    await rig.until("m1", SENT)
-    await rig.advance(3000.0)
-    await quiet()
-    assert len(rig.fake.requests) == 1  # no 429 provoked: the success said nothing is left
-    snap = worker.state.snapshot(rig.clock())
-    assert snap["pause_reason"].startswith("Pushover message quota exhausted until")
-    assert snap["rate_limit"]["remaining"] == 0
-    rig.fake.rate_limit(remaining=50, reset=reset + 30 * 86_400)
-    await rig.advance(600.0)
-    found = await rig.all_sent()
-    assert [found[m].attempts for m in ("m1", "m2", "m3")] == [1, 1, 1]
-    assert [r.form["message"] for r in rig.fake.requests] == ["m1", "m2", "m3"]
+async def test_a_payload_the_sender_cannot_read_is_dead(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(ValueError("a stored message needs a 'message'"))
+    await rig.enqueue("h", "one")
+    dead = await rig.until("one", DeliveryStatus.DEAD)
+    assert dead.last_error == "invalid stored payload: a stored message needs a 'message'"
 
 
-# --- order and concurrency -------------------------------------------------------------------
+async def test_resume_lifts_a_pause_and_tells_the_sender(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(
+        DeliveryFailed("rate limited", retry=True, pause_until=rig.clock.now + 3600))
+    await rig.enqueue("h", "one")
+    await rig.until("one", DeliveryStatus.FAILED)
+    assert rig.worker.status()["pushover"]["pause_reason"] == "rate limited"
 
-async def test_one_handlers_order_survives_an_outage(rig: Rig) -> None:
-    rig.fake.fail_next(3, 502)
-    rig.start()
-    messages = [f"m{i}" for i in range(6)]
-    await rig.enqueue("ops", *messages)
-    found = await rig.drain()
-    assert found["m0"].attempts == 4
-    assert [r.form["message"] for r in rig.fake.requests] == ["m0"] * 4 + messages[1:]
-
-
-async def test_every_handlers_order_survives_an_outage_with_jitter(rig: Rig) -> None:
-    # Two handlers fail together with different backoffs, then one succeeds while the other
-    # fails again: neither may let a later alert of the failing handler overtake it.
-    rig.fake.fail_next(3, 503)
-    rig.start(random=itertools.cycle([0.95, 0.05]).__next__)
-    for i in range(4):
-        for handler in ("a", "b", "c"):
-            await rig.enqueue(handler, f"{handler}{i}")
-    await rig.drain()
-    for handler in ("a", "b", "c"):
-        sent = [r.form["message"] for r in rig.fake.accepted if r.form["message"][0] == handler]
-        assert sent == [f"{handler}{i}" for i in range(4)]
+    assert rig.worker.resume("pushover") == ["pushover"]
+    assert rig.worker.status()["pushover"]["sending"] is True
+    assert rig.senders["pushover"].resumed == [rig.clock.now]
+    assert rig.senders["post"].resumed == []
+    assert rig.worker.resume() == ["post", "pushover"]
 
 
-async def test_a_handler_waits_for_its_failed_delivery_even_if_the_pause_is_over(
-        rig: Rig) -> None:
-    # The store is slow to record the failure: by then the 5 s pause has passed.
-    async def slow_write() -> None:
-        rig.clock.now += 6.0
+async def test_stop_lets_the_send_in_flight_finish_and_returns_the_rest(rig: Rig) -> None:
+    started, gate = asyncio.Event(), asyncio.Event()
+    sender = rig.senders["pushover"]
+    original = sender.send
 
-    rig.store.after_mark_failed = slow_write
-    rig.fake.fail_next(1, 502)
-    rig.start()
-    await rig.enqueue("ops", "m0", "m1", "m2")
-    await rig.all_sent()
-    assert [r.form["message"] for r in rig.fake.requests] == ["m0", "m0", "m1", "m2"]
+    async def slow(payload: dict[str, Any]) -> Sent:
+        started.set()
+        await gate.wait()
+        return await original(payload)
 
-
-@pytest.mark.parametrize(("connections", "concurrency"), [(2, 2), (8, 2), (2, 8)])
-async def test_never_more_than_two_requests_at_once(rig: Rig, connections: int,
-                                                    concurrency: int) -> None:
-    handlers = [f"h{i}" for i in range(8)]
-    for h in handlers:
-        await rig.enqueue(h, f"{h}-1", f"{h}-2", f"{h}-3")
-    rig.fake.hang_next(24, 0.03)  # long enough for requests to overlap
-    rig.start(connections=connections, concurrency=concurrency)
-    await rig.all_sent()
-    assert rig.fake.max_concurrent == 2
-    assert rig.fake.connection_count <= 2
-    for h in handlers:
-        assert [r.form["message"] for r in rig.fake.accepted if r.form["message"][:3] == f"{h}-"
-                ] == [f"{h}-1", f"{h}-2", f"{h}-3"]
-
-
-# --- waking up -------------------------------------------------------------------------------
-
-async def test_a_notify_during_an_empty_claim_is_not_lost(rig: Rig) -> None:
-    # An alert enqueued while the worker's claim finds nothing must go out now, not at the
-    # next poll (10 s here).
-    async def enqueue_meanwhile() -> None:
-        await rig.enqueue("ops", "disk full")
-
-    rig.store.after_claim = enqueue_meanwhile
-    rig.start(poll=10.0)
-    await rig.until("disk full", SENT, timeout=1.0)
-
-
-# --- leases and shutdown ---------------------------------------------------------------------
-
-async def test_stop_finishes_the_send_in_flight_and_releases_the_rest(rig: Rig) -> None:
-    rig.fake.hang_next(1, 0.3)
-    worker = rig.start()
-    await rig.enqueue("ops", "m1", "m2", "m3")
-    await rig.enqueue("web", "w1", "w2")
-    await rig.until("m1", SENDING)
-    await asyncio.sleep(0.05)  # m1 hangs in flight; w1 may be sent meanwhile
-    await worker.stop(2.0)
-    found = await rig.deliveries()
-    assert found["m1"].status is SENT and found["m1"].attempts == 1
-    for m in ("m2", "m3", "w2"):
-        assert (found[m].status, found[m].attempts) == (PENDING, 0)
-    assert found["w1"].status in (SENT, PENDING)
-    sent = {r.form["message"] for r in rig.fake.requests}
-    assert all(found[m].status is SENT for m in sent)
-    # Another worker picks the released deliveries up at once: no lease to wait out.
-    rig.start()
-    await rig.all_sent()
-    assert Counter(r.form["message"] for r in rig.fake.requests) == Counter(found.keys())
-
-
-async def test_an_expired_lease_is_claimed_again_and_sent_once(rig: Rig) -> None:
-    await rig.enqueue("ops", "m1")
-    await rig.enqueue("web", "w1")
-    orphaned = await rig.store.claim(rig.clock(), 1, 30.0)  # a worker that then died
-    assert [d.payload["message"] for d in orphaned] == ["m1"]
-    rig.start(lease=30.0)
-    await rig.until("w1", SENT)
-    await quiet()
-    assert rig.sent("m1") == [] and (await rig.get("m1")).status is SENDING
-    await rig.advance(31.0)
-    found = await rig.all_sent()
-    assert found["m1"].attempts == 2  # the dead worker's claim counted as an attempt
-    await rig.advance(600.0)
-    await quiet()
-    assert Counter(r.form["message"] for r in rig.fake.requests) == {"m1": 1, "w1": 1}
-
-
-@pytest.mark.parametrize("earlier", ["waits for its retry", "is leased to a dead worker"])
-async def test_order_holds_across_a_restart(rig: Rig, earlier: str) -> None:
-    await rig.enqueue("ops", "m0", "m1")
-    [m0] = await rig.store.claim(rig.clock(), 1, 30.0)  # the previous run of the daemon...
-    if earlier == "waits for its retry":
-        await rig.store.mark_failed(m0.id, "503", rig.clock() + 5.0, rig.clock())
-    rig.start()                                         # ...and this one, with a fresh state
-    await quiet()
-    await rig.advance(31.0)
-    await rig.all_sent()
-    assert [r.form["message"] for r in rig.fake.requests] == ["m0", "m1"]
-
-
-async def test_nothing_is_sent_twice_after_a_200(rig: Rig) -> None:
-    rig.fake.drop_next(1)
-    rig.fake.fail_next(2, 500)
-    rig.start(random=itertools.cycle([0.1, 0.9, 0.5]).__next__, batch=4)
-    messages = [f"{h}{i}" for i in range(5) for h in "xyz"]
-    for m in messages:
-        await rig.enqueue(m[0], m)
-    rig.fake.fail_next(1, 503)
-    found = await rig.drain()
-    accepted = Counter(r.form["message"] for r in rig.fake.accepted)
-    assert accepted == Counter(messages)
-    assert all(d.request_id for d in found.values())
-    await rig.advance(3600.0)
-    await quiet()
-    assert Counter(r.form["message"] for r in rig.fake.accepted) == accepted
+    sender.send = slow  # type: ignore[method-assign]
+    await rig.enqueue("h", "one", "two")
+    await asyncio.wait_for(started.wait(), 3)
+    stopping = asyncio.ensure_future(rig.worker.stop(5.0))
+    await asyncio.sleep(0.02)
+    gate.set()
+    await stopping
+    one, two = await rig.delivery("one"), await rig.delivery("two")
+    assert one.status is DeliveryStatus.SENT
+    assert (two.status, two.attempts) == (DeliveryStatus.PENDING, 0)
