@@ -1,4 +1,8 @@
-"""The fake Pushover validates and answers like the real API, and its scripting works."""
+"""The fake Pushover validates and answers like the real API, and its scripting works.
+
+The tests use the suite's ``fake`` (tests/conftest.py): a fresh server per test that knows
+TOKEN, USER and OTHER_USER, so scripted failures and counters start clean every time.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from tests.conftest import OTHER_USER, STRANGER, TOKEN, USER
 from tests.fakes.pushover import FakePushover, validate
-
-TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
-USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
-OTHER = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER, OTHER}) as server:
-        yield server
 
 
 @pytest.fixture
@@ -56,7 +51,7 @@ def test_emergency_priority_gets_a_receipt(fake: FakePushover, http: httpx.Clien
 @pytest.mark.parametrize(("overrides", "param", "error"), [
     ({"token": "x" * 30}, "token", "application token is invalid"),
     ({"token": "short"}, "token", "application token is invalid"),
-    ({"user": "x" * 30}, "user", "not a valid user, group, or subscribed user key"),
+    ({"user": STRANGER}, "user", "not a valid user, group, or subscribed user key"),
     ({"user": ""}, "user", "not a valid user"),
     ({"message": "  "}, "message", "message cannot be blank"),
     ({"message": "m" * 1025}, "message", "1024"),
@@ -89,7 +84,7 @@ def test_limits_are_at_the_boundary(fake: FakePushover, http: httpx.Client) -> N
 
 
 def test_user_list_and_device_list_are_accepted() -> None:
-    assert validate(form(user=f"{USER},{OTHER}", device="phone,my-tab_2")) == []
+    assert validate(form(user=f"{USER},{OTHER_USER}", device="phone,my-tab_2")) == []
     assert validate(form(user=",".join([USER] * 51)))[0][0] == "user"
 
 
@@ -104,43 +99,40 @@ def test_refuses_other_paths_methods_and_json(fake: FakePushover, http: httpx.Cl
     assert http.post(fake.url, json=form()).status_code == 400
 
 
-def test_fail_next_answers_the_next_n_requests(http: httpx.Client) -> None:
-    with FakePushover() as fake:
-        fake.fail_next(2, status=503, body={"status": 0, "errors": ["down"]},
-                       headers={"Retry-After": "5"})
-        statuses = [http.post(fake.url, data=form()) for _ in range(3)]
-        assert [r.status_code for r in statuses] == [503, 503, 200]
-        assert statuses[0].json()["errors"] == ["down"]
-        assert statuses[0].headers["Retry-After"] == "5"
-        assert [r.status for r in fake.requests] == [503, 503, 200]
-        assert len(fake.accepted) == 1
+def test_fail_next_answers_the_next_n_requests(fake: FakePushover, http: httpx.Client) -> None:
+    fake.fail_next(2, status=503, body={"status": 0, "errors": ["down"]},
+                   headers={"Retry-After": "5"})
+    statuses = [http.post(fake.url, data=form()) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [503, 503, 200]
+    assert statuses[0].json()["errors"] == ["down"]
+    assert statuses[0].headers["Retry-After"] == "5"
+    assert [r.status for r in fake.requests] == [503, 503, 200]
+    assert len(fake.accepted) == 1
 
 
-def test_hang_next_provokes_a_client_timeout(http: httpx.Client) -> None:
-    with FakePushover() as fake:
-        fake.hang_next(1, seconds=1.0)
-        with pytest.raises(httpx.ReadTimeout):
-            http.post(fake.url, data=form(), timeout=0.2)
-        assert http.post(fake.url, data=form(), timeout=2).status_code == 200
+def test_hang_next_provokes_a_client_timeout(fake: FakePushover, http: httpx.Client) -> None:
+    fake.hang_next(1, seconds=1.0)
+    with pytest.raises(httpx.ReadTimeout):
+        http.post(fake.url, data=form(), timeout=0.2)
+    assert http.post(fake.url, data=form(), timeout=2).status_code == 200
 
 
-def test_drop_next_closes_the_connection_unanswered(http: httpx.Client) -> None:
-    with FakePushover() as fake:
-        fake.drop_next(1)
-        with pytest.raises(httpx.RemoteProtocolError):
-            http.post(fake.url, data=form())
-        assert http.post(fake.url, data=form()).status_code == 200
-        assert [r.status for r in fake.requests] == [0, 200]
+def test_drop_next_closes_the_connection_unanswered(fake: FakePushover,
+                                                   http: httpx.Client) -> None:
+    fake.drop_next(1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post(fake.url, data=form())
+    assert http.post(fake.url, data=form()).status_code == 200
+    assert [r.status for r in fake.requests] == [0, 200]
 
 
-def test_rate_limit_counts_down_then_answers_429(http: httpx.Client) -> None:
-    with FakePushover() as fake:
-        fake.rate_limit(remaining=2, reset=1900000000, limit=7)
-        answers = [http.post(fake.url, data=form()) for _ in range(3)]
-        assert [a.status_code for a in answers] == [200, 200, 429]
-        assert [a.headers["X-Limit-App-Remaining"] for a in answers] == ["1", "0", "0"]
-        assert answers[2].headers["X-Limit-App-Reset"] == "1900000000"
-        assert answers[2].headers["X-Limit-App-Limit"] == "7"
+def test_rate_limit_counts_down_then_answers_429(fake: FakePushover, http: httpx.Client) -> None:
+    fake.rate_limit(remaining=2, reset=1900000000, limit=7)
+    answers = [http.post(fake.url, data=form()) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-Limit-App-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert answers[2].headers["X-Limit-App-Reset"] == "1900000000"
+    assert answers[2].headers["X-Limit-App-Limit"] == "7"
 
 
 def test_wait_for_times_out_with_an_assertion(fake: FakePushover) -> None:
@@ -148,33 +140,35 @@ def test_wait_for_times_out_with_an_assertion(fake: FakePushover) -> None:
         fake.wait_for(len(fake.accepted) + 1, timeout=0.1)
 
 
-def test_wait_for_returns_when_a_message_arrives_later(http: httpx.Client) -> None:
-    with FakePushover() as fake:
-        timer = threading.Timer(0.1, lambda: http.post(fake.url, data=form()))
-        timer.start()
-        assert len(fake.wait_for(1, timeout=5)) == 1
-        timer.join()
+def test_wait_for_returns_when_a_message_arrives_later(fake: FakePushover,
+                                                      http: httpx.Client) -> None:
+    timer = threading.Timer(0.1, lambda: http.post(fake.url, data=form()))
+    timer.start()
+    assert len(fake.wait_for(1, timeout=5)) == 1
+    timer.join()
 
 
-async def test_await_count_leaves_the_loop_free_and_counts_concurrency() -> None:
-    with FakePushover() as fake:
-        fake.hang_next(3, seconds=0.3)
-        async with httpx.AsyncClient() as client:
-            posts = asyncio.gather(*(client.post(fake.url, data=form()) for _ in range(3)))
-            accepted = await fake.await_count(3, timeout=5)
-            responses = await posts
-        assert len(accepted) == 3
-        assert [r.status_code for r in responses] == [200] * 3
-        assert fake.max_concurrent == 3
-        assert fake.connection_count == 3
+async def test_await_count_leaves_the_loop_free_and_counts_concurrency(
+        fake: FakePushover) -> None:
+    fake.hang_next(3, seconds=0.3)
+    async with httpx.AsyncClient() as client:
+        posts = asyncio.gather(*(client.post(fake.url, data=form()) for _ in range(3)))
+        accepted = await fake.await_count(3, timeout=5)
+        responses = await posts
+    assert len(accepted) == 3
+    assert [r.status_code for r in responses] == [200] * 3
+    assert fake.max_concurrent == 3
+    assert fake.connection_count == 3
 
 
 def test_stop_is_idempotent_and_ends_hangs_promptly(http: httpx.Client) -> None:
-    fake = FakePushover().start()
-    fake.hang_next(1, seconds=30)
+    # Not the shared fixture: the test starts and stops this server itself, since stopping is
+    # what it checks.
+    server = FakePushover().start()
+    server.hang_next(1, seconds=30)
     with pytest.raises(httpx.ReadTimeout):
-        http.post(fake.url, data=form(), timeout=0.2)
+        http.post(server.url, data=form(), timeout=0.2)
     started = time.monotonic()
-    fake.stop()
-    fake.stop()
+    server.stop()
+    server.stop()
     assert time.monotonic() - started < 5

@@ -43,157 +43,35 @@ CPU_OPTIONS = {"device": "mydevice", "title": "CPU Alert Title",
                "sound": "siren"}
 PUSHOVER_CPU = {"id": "pushover-cpu", "kind": "pushover", "options": CPU_OPTIONS}
 
-# Bodies Kapacitor 1.5.7 sent, copied from kapacitor-captures (no trailing newline).
-# topics_list_empty.txt
-TOPICS_EMPTY = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics"
-    },
-    "topics": []
-}"""
 
-# api_topics_list_pattern.txt
-TOPICS_PATTERN_C = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics?pattern=c*"
-    },
-    "topics": [
-        {
-            "link": {
-                "rel": "self",
-                "href": "/kapacitor/v1/alerts/topics/cpu"
-            },
-            "id": "cpu",
-            "level": "OK",
-            "collected": 4,
-            "events-link": {
-                "rel": "events",
-                "href": "/kapacitor/v1/alerts/topics/cpu/events"
-            },
-            "handlers-link": {
-                "rel": "handlers",
-                "href": "/kapacitor/v1/alerts/topics/cpu/handlers"
-            }
-        }
-    ]
-}"""
+def captured(name: str) -> str:
+    """A body Kapacitor 1.5.7 sent, byte-exact from kapacitor-captures (tests/data/api/README.md).
 
-# api_topics_list_minlevel_warning.txt
-TOPICS_MIN_WARNING = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics?min-level=WARNING"
-    },
-    "topics": []
-}"""
+    Read as bytes, so no newline is translated and none is added."""
+    return (DATA / "api" / name).read_bytes().decode("utf-8")
 
-# api_topic_cpu.txt
-TOPIC_CPU = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics/cpu"
-    },
-    "id": "cpu",
-    "level": "OK",
-    "collected": 4,
-    "events-link": {
-        "rel": "events",
-        "href": "/kapacitor/v1/alerts/topics/cpu/events"
-    },
-    "handlers-link": {
-        "rel": "handlers",
-        "href": "/kapacitor/v1/alerts/topics/cpu/handlers"
-    }
-}"""
 
-# api_topic_cpu_handler_pushover.txt (api_handler_put_ok.txt is the same body)
-HANDLER_PUSHOVER_CPU = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics/cpu/handlers/pushover-cpu"
-    },
-    "id": "pushover-cpu",
-    "kind": "pushover",
-    "options": {
-        "device": "mydevice",
-        "sound": "siren",
-        "title": "CPU Alert Title",
-        "url": "http://example.com/dash?x=1\u0026y=2",
-        "url-title": "Open dashboard"
-    },
-    "match": ""
-}"""
+def substituted(body: str, old: str, new: str) -> str:
+    """``body`` with its one occurrence of ``old`` replaced by ``new``: a capture with one
+    deliberate difference of ours."""
+    if body.count(old) != 1:
+        raise ValueError(f"expected {old!r} exactly once in the capture")
+    return body.replace(old, new)
 
-# api_topic_cpu_handlers_pattern.txt
-HANDLERS_PATTERN_PUSH = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics/cpu/handlers?pattern=push*"
-    },
-    "topic": "cpu",
-    "handlers": [
-        {
-            "link": {
-                "rel": "self",
-                "href": "/kapacitor/v1/alerts/topics/cpu/handlers/pushover-cpu"
-            },
-            "id": "pushover-cpu",
-            "kind": "pushover",
-            "options": {
-                "device": "mydevice",
-                "sound": "siren",
-                "title": "CPU Alert Title",
-                "url": "http://example.com/dash?x=1\u0026y=2",
-                "url-title": "Open dashboard"
-            },
-            "match": ""
-        }
-    ]
-}"""
 
-# api_topic_unknown_handlers.txt
-HANDLERS_UNKNOWN_TOPIC = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics/nosuchtopic/handlers"
-    },
-    "topic": "nosuchtopic",
-    "handlers": []
-}"""
-
-# api_handler_create_topic_mismatch.txt
-HANDLER_TOPIC_MISMATCH = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics/cpu/handlers/tmp-h3"
-    },
-    "id": "tmp-h3",
-    "kind": "pushover",
-    "options": null,
-    "match": ""
-}"""
-
-# api_handler_patch_ok.txt
-# As api_handler_patch_ok.txt, except that a user key never appears in API output.
-HANDLER_PATCHED = r"""{
-    "link": {
-        "rel": "self",
-        "href": "/kapacitor/v1/alerts/topics/cpu/handlers/pushover-cpu"
-    },
-    "id": "pushover-cpu",
-    "kind": "pushover",
-    "options": {
-        "device": "mydevice",
-        "sound": "pushover",
-        "title": "CPU Alert Title",
-        "url": "http://example.com/dash?x=1\u0026y=2",
-        "url-title": "Open dashboard",
-        "user-key": "[REDACTED]"
-    },
-    "match": ""
-}"""
+# Bodies Kapacitor 1.5.7 sent (each file is named after its capture).
+TOPICS_EMPTY = captured("topics_list_empty.json")
+TOPICS_PATTERN_C = captured("api_topics_list_pattern.json")
+TOPICS_MIN_WARNING = captured("api_topics_list_minlevel_warning.json")
+TOPIC_CPU = captured("api_topic_cpu.json")
+# api_handler_put_ok.txt is the same body.
+HANDLER_PUSHOVER_CPU = captured("api_topic_cpu_handler_pushover.json")
+HANDLERS_PATTERN_PUSH = captured("api_topic_cpu_handlers_pattern.json")
+HANDLERS_UNKNOWN_TOPIC = captured("api_topic_unknown_handlers.json")
+HANDLER_TOPIC_MISMATCH = captured("api_handler_create_topic_mismatch.json")
+# As the capture, except that a user key never appears in API output (ours, on purpose).
+HANDLER_PATCHED = substituted(captured("api_handler_patch_ok.json"),
+                              '"user-key": "patcheduserkey"', '"user-key": "[REDACTED]"')
 
 
 def captured_post_bodies() -> list[bytes]:
