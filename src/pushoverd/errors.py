@@ -78,12 +78,15 @@ class DeliveryFailed(PushoverdError):
     backs off and gives up after ``max-age``; a ``retry_at`` is the time the integration knows
     sending can work again (a quota reset): the delivery waits for it and is not aged out.
     ``pause_until`` stops the worker from sending anything of this kind until then.
+    ``attempted`` False says nothing was sent (the integration held it back, e.g. while
+    paused): a retryable one goes back to the queue uncounted and keeps its last error.
     """
 
     def __init__(self, message: str, *, retry: bool, retry_at: float | None = None,
-                 pause_until: float | None = None) -> None:
+                 pause_until: float | None = None, attempted: bool = True) -> None:
         super().__init__(message)
         self.retry, self.retry_at, self.pause_until = retry, retry_at, pause_until
+        self.attempted = attempted
 
 
 class PushoverError(PushoverdError):

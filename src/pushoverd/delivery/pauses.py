@@ -54,7 +54,7 @@ class Pauses:
     def wait_seconds(self, kinds: list[str], now: float) -> float | None:
         """How long until the first of ``kinds`` may send again (None: one may now)."""
         ends = [p.until for k in kinds if (p := self.current(k, now)) is not None]
-        return None if len(ends) < len(kinds) else min(ends) - now
+        return None if not ends or len(ends) < len(kinds) else min(ends) - now
 
     def lift(self, kind: str) -> bool:
         """End ``kind``'s pause now (an operator said "try now"); whether there was one."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from pushoverd.delivery.base import Sender
 from pushoverd.delivery.pauses import Pauses
-from pushoverd.delivery.retry import Action, Decision, RetryPolicy
+from pushoverd.delivery.retry import MIN_RETRY_SECONDS, Action, Decision, RetryPolicy
 from pushoverd.errors import DeliveryFailed
 from pushoverd.models import Delivery
 from pushoverd.store.base import Store
@@ -184,6 +184,14 @@ class DeliveryWorker:
         now = self._clock()
         if failure.pause_until is not None and failure.pause_until > now:
             self.pauses.pause(d.kind, failure.pause_until, str(failure))
+        if failure.retry and not failure.attempted:
+            # Held back unsent: it waits (uncounted) for the pause, its handler's later ones
+            # behind it. Without a pause it would be claimed again at once, so it backs off.
+            if self.pauses.may_send(d.kind, now):
+                self.pauses.pause(d.kind, failure.retry_at or now + MIN_RETRY_SECONDS,
+                                  str(failure))
+            await self._store.release([d.id], now)
+            return False
         decision = self._policy.decide(failure, d.attempts, d.age_basis, now)
         log.warning("delivery %d (topic %s, handler %s) failed: %s -> %s", d.id, d.topic,
                     d.handler_id, decision.error, decision.action.value)

@@ -87,9 +87,6 @@ def test_wait_seconds_is_until_the_first_kind_may_send(ends: dict[str, float],
     assert pauses.wait_seconds(["post", "pushover"], T0) == wait
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "src bug: Pauses.wait_seconds([], now) calls min() on an empty list; a DeliveryWorker "
-    "with no senders would die in _run, where _idle's argument is computed outside the try"))
 def test_wait_seconds_with_no_kinds_waits_for_nothing() -> None:
     assert Pauses().wait_seconds([], T0) is None
 

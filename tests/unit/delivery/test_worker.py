@@ -238,3 +238,30 @@ async def test_stop_lets_the_send_in_flight_finish_and_returns_the_rest(rig: Rig
     one, two = await rig.delivery("one"), await rig.delivery("two")
     assert one.status is DeliveryStatus.SENT
     assert (two.status, two.attempts) == (DeliveryStatus.PENDING, 0)
+
+
+async def test_a_delivery_held_back_unsent_waits_for_the_pause_uncounted(rig: Rig) -> None:
+    until = rig.clock.now + 60
+    rig.senders["pushover"].script.append(
+        DeliveryFailed("not sent: paused", retry=True, attempted=False, pause_until=until))
+    await rig.enqueue("h", "one")
+    await eventually(lambda: _async(rig.worker.status()["pushover"]["sending"] is False))
+    held = await rig.delivery("one")
+    assert (held.status, held.attempts, held.last_error) == (DeliveryStatus.PENDING, 0, None)
+    await rig.advance(60.0)
+    assert (await rig.until("one", DeliveryStatus.SENT)).attempts == 1
+
+
+async def test_a_hold_without_a_pause_still_waits_the_minimum_retry(rig: Rig) -> None:
+    rig.senders["pushover"].script.append(
+        DeliveryFailed("not sent", retry=True, attempted=False))
+    await rig.enqueue("h", "one")
+    await eventually(lambda: _async(rig.worker.status()["pushover"]["sending"] is False))
+    await rig.advance(4.0)
+    assert len(rig.senders["pushover"].payloads) == 1  # not claimed again in a tight loop
+    await rig.advance(1.0)
+    await rig.until("one", DeliveryStatus.SENT)
+
+
+async def _async(value: T) -> T:
+    return value

@@ -14,11 +14,14 @@ spec/pushover-api.md:
 
 While the breaker is open nothing is sent: the first delivery after each probe interval
 probes the credentials with ``users/validate.json`` (no message spent) and is sent if they
-work. A quota the last answer reported as spent is not tried again before its reset.
+work; sends that arrive meanwhile wait for that probe's outcome. A quota the last answer
+reported as spent is not tried again before its reset. Deliveries held back unsent say so
+(``attempted=False``): they wait for the pause uncounted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -52,6 +55,7 @@ class PushoverSender:
         self._clock = clock
         self.limits: RateLimit | None = None
         self.last_success_at: float | None = None
+        self._probing = asyncio.Lock()
 
     async def start(self) -> None:
         """Start the transport, so the first alert does not wait for it. A transport that
@@ -70,8 +74,15 @@ class PushoverSender:
         """Send one payload, or raise DeliveryFailed with Pushover's verdict."""
         now = self._clock()
         self._hold_refused(payload, now)
-        await self._probe_if_open(now)
         self._hold_spent_quota(now)
+        if not self.breaker.open:
+            return await self._send(payload)
+        async with self._probing:  # one probe at a time; the others learn its outcome
+            if self.breaker.open:
+                await self._probe()
+            return await self._send(payload)
+
+    async def _send(self, payload: dict[str, Any]) -> Sent:
         try:
             result = await self.transport.send(payload)
         except PushoverRateLimited as exc:
@@ -90,21 +101,22 @@ class PushoverSender:
         if user and (reason := self.refused.refused(user, now)):
             raise DeliveryFailed(reason, retry=False)
 
-    async def _probe_if_open(self, now: float) -> None:
+    async def _probe(self) -> None:
+        """With the breaker open: hold the send unless a probe is due, then check the
+        credentials (without a validate endpoint, the send itself is the probe)."""
         breaker = self.breaker
-        if not breaker.open:
-            return
-        if not breaker.probe_due(now):
-            raise DeliveryFailed(f"not sent: {breaker.reason}", retry=True,
+        if not breaker.probe_due(self._clock()):
+            raise DeliveryFailed(f"not sent: {breaker.reason}", retry=True, attempted=False,
                                  retry_at=breaker.probe_at, pause_until=breaker.probe_at)
         if not self.transport.can_validate:
-            return  # this send is the probe
+            return
         try:
             await self.transport.validate()
         except PushoverError as exc:
             log.warning("breaker probe failed, deliveries stay queued: %s", exc)
             raise DeliveryFailed(f"not sent: breaker probe failed: {exc}", retry=True,
-                                 retry_at=breaker.probe_at, pause_until=breaker.probe_at) from None
+                                 attempted=False, retry_at=breaker.probe_at,
+                                 pause_until=breaker.probe_at) from None
         breaker.close()
 
     def _hold_spent_quota(self, now: float) -> None:
@@ -113,7 +125,7 @@ class PushoverSender:
         if limits is not None and limits.remaining == 0 and reset is not None:
             raise DeliveryFailed(f"not sent: Pushover message quota exhausted until "
                                  f"{format_unix(reset)}", retry=True, retry_at=reset,
-                                 pause_until=reset)
+                                 pause_until=reset, attempted=False)
 
     async def _rate_limited(self, exc: PushoverRateLimited) -> DeliveryFailed:
         now = self._clock()

@@ -496,7 +496,7 @@ async def test_a_burst_of_4xx_opens_the_breaker_and_a_probe_closes_it(rig: Rig) 
     await rig.advance(1.0)
     await rig.until("b2", SENT)
     assert not rig.sender.breaker.open
-    # c1 raced the probes (see the xfail test below): it is sent once sending resumes.
+    # c1 waited for the probes' outcome: it is sent once sending resumes.
     found = await rig.drain(done=(SENT, DEAD))
     assert found["c1"].status is SENT
     assert found["b2"].attempts == 1
@@ -505,10 +505,6 @@ async def test_a_burst_of_4xx_opens_the_breaker_and_a_probe_closes_it(rig: Rig) 
     assert worker.status()["pushover"]["sending"] is True
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src bug: a send that runs beside the breaker's probe is refused as 'not sent' (counted as "
-    "an attempt) with pause_until = the next probe time, and that pause outlives the probe's "
-    "success, so sending stalls one more probe interval after the credentials work again"))
 async def test_a_delivery_beside_a_successful_probe_is_sent_at_once_and_not_counted(
         rig: Rig) -> None:
     # The old worker let nothing start beside the probe and released the rest unattempted.
@@ -536,13 +532,12 @@ async def test_the_breaker_probes_the_credentials_without_spending_an_alert(rig:
     await rig.advance(60.0)
     await eventually(lambda: _async(len(rig.fake.validations) == 1))
     await quiet()
-    # Changed with the sender owning the probe: the delivery that found the probe due carries
-    # its outcome (failed, retried at the next probe), where the old worker probed on its own
-    # and left it pending. Still no message was spent on it.
+    # The delivery that found the probe due was held back unsent: back in the queue,
+    # uncounted, until the next probe; no message was spent on it.
     b1 = await rig.get("b1")
-    assert rig.sender.breaker.open and b1.status is FAILED
-    assert b1.next_attempt_at == rig.clock() + 60.0 and rig.sent("b1") == []
-    assert b1.last_error is not None and b1.last_error.startswith("not sent: breaker probe failed")
+    assert rig.sender.breaker.open and (b1.status, b1.attempts) == (PENDING, 0)
+    assert rig.sent("b1") == [] and b1.last_error is None
+    assert rig.status()["paused_until"] == rig.status()["breaker"]["next_probe"]
 
     rig.fake.token = TOKEN  # the operator fixed it on Pushover's side
     await rig.advance(60.0)
@@ -616,10 +611,8 @@ async def test_no_quota_left_after_a_success_pauses_until_the_reset(rig: Rig) ->
     rig.fake.rate_limit(remaining=50, reset=reset + 30 * 86_400)
     await rig.advance(600.0)
     found = await rig.all_sent()
-    # Changed: the sender, not the worker, knows the quota is spent, so m2 (next in line) is
-    # recorded as one not-sent attempt held until the reset; the old worker released it
-    # uncounted ([1, 1, 1]). Still no request was made for it before the reset.
-    assert [found[m].attempts for m in ("m1", "m2", "m3")] == [1, 2, 1]
+    # m2, held back unsent until the reset, went back to the queue uncounted.
+    assert [found[m].attempts for m in ("m1", "m2", "m3")] == [1, 1, 1]
     assert [r.form["message"] for r in rig.fake.requests] == ["m1", "m2", "m3"]
 
 
@@ -697,25 +690,20 @@ async def test_resume_lifts_a_quota_pause(rig: Rig) -> None:
     await rig.enqueue("ops", "m1")
     await rig.until("m1", SENT)
     await rig.enqueue("ops", "m2")
-    held = await rig.until("m2", FAILED)
-    assert held.next_attempt_at == reset and rig.sent("m2") == []
+    await eventually(lambda: _async(rig.status()["sending"] is False))
+    held = await rig.get("m2")
+    assert (held.status, held.attempts) == (PENDING, 0) and rig.sent("m2") == []
+    assert rig.status()["paused_until"] == format_unix(reset)
     await rig.enqueue("web", "w1")
     await quiet()
-    assert rig.status()["sending"] is False and (await rig.get("w1")).status is PENDING
+    assert (await rig.get("w1")).status is PENDING
 
     rig.fake.rate_limit(remaining=50, reset=reset)  # the operator raised the quota
     worker.resume("pushover")
-    w1 = await rig.until("w1", SENT)
-    assert w1.attempts == 1 and rig.status()["sending"] is True
-    assert rig.status()["rate_limit"]["remaining"] == 49
-    # m2 itself keeps its retry at the reset: the worker lifts pauses, not retries. The
-    # resume endpoint then makes the kind's waiting deliveries due, as done here.
-    assert (await rig.get("m2")).status is FAILED
-    waiting = DeliveryFilter(kind="pushover", statuses=(FAILED,))
-    assert await rig.store.requeue(rig.clock(), _same_payload, waiting) == 1
-    worker.notify()
-    assert (await rig.until("m2", SENT)).attempts == 1
-    assert rig.messages() == ["m1", "w1", "m2"]
+    found = await rig.all_sent()
+    assert (found["m2"].attempts, found["w1"].attempts) == (1, 1)
+    assert rig.status()["sending"] is True and rig.status()["rate_limit"]["remaining"] == 48
+    assert sorted(rig.messages()) == ["m1", "m2", "w1"]
 
 
 async def test_another_kind_keeps_sending_while_pushover_is_paused(rig: Rig) -> None:
