@@ -7,7 +7,11 @@ so the forms we send can be compared with Kapacitor's byte for byte. Import the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from tests.fakes.pushover import FakePushover
@@ -23,6 +27,23 @@ OTHER_USER = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"
 
 STRANGER = "s7rangerKeyS7rangerKeyS7ranger"
 """A well-formed user key the fake does not know: Pushover refuses it."""
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T] | T], timeout: float = 3.0) -> T:
+    """Poll ``check`` (plain or async) until it returns something truthy; AssertionError
+    after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result  # type: ignore[return-value]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.005)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.conftest import TOKEN, USER
 
 from pushoverd import config as config_package
 from pushoverd.config import (
@@ -22,8 +23,6 @@ from pushoverd.config import (
 from pushoverd.errors import ConfigError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "config"
-TOKEN = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-USER_KEY = "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
 
 
 def write(tmp_path: Path, text: str, name: str = "pushoverd.conf") -> str:
@@ -98,7 +97,7 @@ def test_kapacitor_default_conf_loads_and_reports_ignored() -> None:
 def test_kapacitor_inputs_conf_loads_with_pushover_enabled() -> None:
     c = load(str(DATA / "kapacitor-inputs.conf"), env={}).config
     assert c.pushover.enabled is True
-    assert (c.pushover.token, c.pushover.user_key) == (TOKEN, USER_KEY)
+    assert (c.pushover.token, c.pushover.user_key) == (TOKEN, USER)
     assert c.pushover.url == "http://127.0.0.1:18080/1/messages.json"
     assert (c.http.host, c.http.port) == ("127.0.0.1", 19092)
     assert c.logging.file == "/var/lib/kapacitor-run/kapacitord.log"
@@ -216,9 +215,9 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("body", "message"), [
     ("", "must specify token"),
     (f'token = "{TOKEN}"', "must specify user key"),
-    (f'token = "{TOKEN}"\nuser-key = "{USER_KEY}"\nurl = ""', "must specify url"),
-    (f'token = "{TOKEN}"\nuser-key = "{USER_KEY}"\nurl = "ftp://x"', 'invalid URL "ftp://x"'),
-    (f'token = "{TOKEN}"\nuser-key = "{USER_KEY}"\nurl = "http://"', "with a host"),
+    (f'token = "{TOKEN}"\nuser-key = "{USER}"\nurl = ""', "must specify url"),
+    (f'token = "{TOKEN}"\nuser-key = "{USER}"\nurl = "ftp://x"', 'invalid URL "ftp://x"'),
+    (f'token = "{TOKEN}"\nuser-key = "{USER}"\nurl = "http://"', "with a host"),
 ])
 def test_enabled_pushover_is_validated(tmp_path: Path, body: str, message: str) -> None:
     err = load_error(tmp_path, f"[pushover]\nenabled = true\n{body}\n")
@@ -264,7 +263,7 @@ def test_env_overrides(tmp_path: Path) -> None:
 def test_env_overrides_apply_without_file() -> None:
     env = {"KAPACITOR_DATA_DIR": "/srv/p", "KAPACITOR_LOAD_DIR": "/srv/load",
            "KAPACITOR_PUSHOVER_ENABLED": "T", "KAPACITOR_PUSHOVER_TOKEN": TOKEN,
-           "KAPACITOR_PUSHOVER_USER_KEY": USER_KEY}
+           "KAPACITOR_PUSHOVER_USER_KEY": USER}
     c = load(None, env=env).config
     assert (c.data_dir, c.load.dir, c.pushover.enabled) == ("/srv/p", "/srv/load", True)
     assert c.pushoverd.store.path == "/srv/p/pushoverd.db"
@@ -367,8 +366,8 @@ def test_default_config_text_comments_every_key() -> None:
 def test_secrets_are_not_in_repr_or_str() -> None:
     c = load(str(DATA / "kapacitor-inputs.conf"), env={"PUSHOVERD_STORE_DSN": "postgres://u:pw@h/d"})
     for text in (repr(c.config), str(c.config), repr(c.config.pushover), str(c.config.pushoverd)):
-        assert TOKEN not in text and USER_KEY not in text and "pw@" not in text
-    assert c.config.secrets() == [TOKEN, USER_KEY, "postgres://u:pw@h/d"]
+        assert TOKEN not in text and USER not in text and "pw@" not in text
+    assert c.config.secrets() == [TOKEN, USER, "postgres://u:pw@h/d"]
     assert Config().secrets() == []
 
 

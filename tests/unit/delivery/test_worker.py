@@ -8,12 +8,12 @@ tested in tests/unit/handlers/pushover/test_delivery.py.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import pytest
+from tests.conftest import eventually
+from tests.fakes.senders import ScriptedSender
 
 from pushoverd.delivery.base import Sent
 from pushoverd.delivery.retry import RetryPolicy
@@ -35,54 +35,13 @@ class Clock:
         return self.now
 
 
-class ScriptedSender:
-    """A sender that answers from a script (default: accepted) and records what it got."""
-
-    def __init__(self) -> None:
-        self.script: deque[Outcome] = deque()
-        self.payloads: list[dict[str, Any]] = []
-        self.resumed: list[float] = []
-
-    async def start(self) -> None:
-        """Nothing to start."""
-
-    async def send(self, payload: dict[str, Any]) -> Sent:
-        self.payloads.append(payload)
-        outcome = self.script.popleft() if self.script else Sent(f"r{len(self.payloads)}")
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def resume(self, now: float) -> None:
-        self.resumed.append(now)
-
-    def status(self, now: float) -> dict[str, Any]:
-        return {"sent": len(self.payloads)}
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
-
-    @property
-    def messages(self) -> list[str]:
-        return [p["message"] for p in self.payloads]
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 3.0) -> T:
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.005)
-    return result
-
-
 class Rig:
     """A memory outbox, two kinds with scripted senders, and the worker over them."""
 
     def __init__(self) -> None:
         self.clock = Clock()
         self.store = MemoryStore(clock=self.clock)
-        self.senders = {"pushover": ScriptedSender(), "post": ScriptedSender()}
+        self.senders = {"pushover": ScriptedSender("pushover"), "post": ScriptedSender("post")}
         policy = RetryPolicy(initial=5.0, maximum=300.0, max_age=3600.0, random=lambda: 0.5)
         self.worker = DeliveryWorker(self.store, self.senders, policy,
                                      WorkerSettings(poll_interval=0.01), clock=self.clock)
@@ -245,7 +204,7 @@ async def test_a_delivery_held_back_unsent_waits_for_the_pause_uncounted(rig: Ri
     rig.senders["pushover"].script.append(
         DeliveryFailed("not sent: paused", retry=True, attempted=False, pause_until=until))
     await rig.enqueue("h", "one")
-    await eventually(lambda: _async(rig.worker.status()["pushover"]["sending"] is False))
+    await eventually(lambda: rig.worker.status()["pushover"]["sending"] is False)
     held = await rig.delivery("one")
     assert (held.status, held.attempts, held.last_error) == (DeliveryStatus.PENDING, 0, None)
     await rig.advance(60.0)
@@ -256,12 +215,10 @@ async def test_a_hold_without_a_pause_still_waits_the_minimum_retry(rig: Rig) ->
     rig.senders["pushover"].script.append(
         DeliveryFailed("not sent", retry=True, attempted=False))
     await rig.enqueue("h", "one")
-    await eventually(lambda: _async(rig.worker.status()["pushover"]["sending"] is False))
+    await eventually(lambda: rig.worker.status()["pushover"]["sending"] is False)
     await rig.advance(4.0)
     assert len(rig.senders["pushover"].payloads) == 1  # not claimed again in a tight loop
     await rig.advance(1.0)
     await rig.until("one", DeliveryStatus.SENT)
 
 
-async def _async(value: T) -> T:
-    return value

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 import respx
+from tests.conftest import OTHER_USER, TOKEN, USER
 
 from pushoverd.errors import (
     PushoverError,
@@ -19,9 +20,6 @@ from pushoverd.errors import (
 from pushoverd.pushover import Message, PushoverClient, RateLimit, SendResult, redact
 
 URL = "https://api.pushover.test/1/messages.json"
-TOKEN = "tokentokentokentokentokentoken"
-USER = "useruseruseruseruseruseruserus"
-OTHER_USER = "otherotherotherotherotherother"
 LIMIT_HEADERS = {"X-Limit-App-Limit": "10000", "X-Limit-App-Remaining": "7496",
                  "X-Limit-App-Reset": "1393653600"}
 BAD_USER = "user identifier is not a valid user, group, or subscribed user key"

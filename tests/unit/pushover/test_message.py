@@ -6,6 +6,7 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from tests.conftest import TOKEN, USER
 
 from pushoverd.pushover import (
     MESSAGE_LIMIT,
@@ -14,9 +15,6 @@ from pushoverd.pushover import (
     URL_TITLE_LIMIT,
     Message,
 )
-
-TOKEN = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-USER = "uuuuuuuuuuuuuuuuuuuuuuuuuuuuuu"
 
 # Kapacitor 1.5.7 on the wire: topic handler pushover-cpu, CRITICAL
 # (kapacitor-captures/pushover_form_topic_handler_levels.jsonl, third line).

@@ -13,15 +13,17 @@ import itertools
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from tests.conftest import STRANGER, TOKEN, USER, eventually
 from tests.fakes.pushover import FakePushover, Received
+from tests.fakes.senders import ScriptedSender
 
-from pushoverd.delivery.base import Sender, Sent
+from pushoverd.delivery.base import Sender
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.errors import DeliveryFailed
@@ -41,9 +43,6 @@ from pushoverd.store.base import Collecting, Plan
 from pushoverd.store.sqlite import SQLiteStore
 from pushoverd.timefmt import format_unix
 
-TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
-USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
-STRANGER = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"  # well-formed, but not a key the fake knows
 BAD_USER = "user identifier is not a valid user, group, or subscribed user key"
 TOPIC = "cpu"
 CLIENT_TIMEOUT = 0.5
@@ -85,43 +84,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class ScriptedSender:
-    """A second kind's sender (a ``post``-like integration): records what it is given and
-    answers with the next scripted failure, if any."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.failures: list[DeliveryFailed] = []
-
-    async def start(self) -> None:
-        """Nothing to start."""
-
-    async def send(self, payload: dict[str, Any]) -> Sent:
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append(payload)
-        return Sent(request_id=f"post-{len(self.sent)}")
-
-    def resume(self, now: float) -> None:
-        """Nothing is held."""
-
-    def status(self, now: float) -> dict[str, Any]:
-        return {"sent": len(self.sent)}
-
-    async def aclose(self) -> None:
-        """Nothing to close."""
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 3.0) -> T:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not (result := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.01)
-    return result
 
 
 @dataclass
@@ -286,11 +248,6 @@ def _idle_until(found: dict[str, Delivery], now: float) -> float | None:
     later = [d.next_attempt_at for d in waiting if d.next_attempt_at > now]
     return min(later) - now if later else None
 
-
-@pytest.fixture
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER}) as server:
-        yield server
 
 
 @pytest.fixture
@@ -530,7 +487,7 @@ async def test_the_breaker_probes_the_credentials_without_spending_an_alert(rig:
     await rig.enqueue("ops", "b1")
 
     await rig.advance(60.0)
-    await eventually(lambda: _async(len(rig.fake.validations) == 1))
+    await eventually(lambda: len(rig.fake.validations) == 1)
     await quiet()
     # The delivery that found the probe due was held back unsent: back in the queue,
     # uncounted, until the next probe; no message was spent on it.
@@ -549,10 +506,6 @@ async def test_the_breaker_probes_the_credentials_without_spending_an_alert(rig:
 
 def _same_payload(d: Delivery) -> dict[str, Any]:
     return d.payload
-
-
-async def _async(value: T) -> T:
-    return value
 
 
 async def _wait_statuses(rig: Rig, want: dict[str, DeliveryStatus]) -> dict[str, Delivery]:
@@ -690,7 +643,7 @@ async def test_resume_lifts_a_quota_pause(rig: Rig) -> None:
     await rig.enqueue("ops", "m1")
     await rig.until("m1", SENT)
     await rig.enqueue("ops", "m2")
-    await eventually(lambda: _async(rig.status()["sending"] is False))
+    await eventually(lambda: rig.status()["sending"] is False)
     held = await rig.get("m2")
     assert (held.status, held.attempts) == (PENDING, 0) and rig.sent("m2") == []
     assert rig.status()["paused_until"] == format_unix(reset)
@@ -707,7 +660,7 @@ async def test_resume_lifts_a_quota_pause(rig: Rig) -> None:
 
 
 async def test_another_kind_keeps_sending_while_pushover_is_paused(rig: Rig) -> None:
-    post = ScriptedSender()
+    post = ScriptedSender("post")
     reset = int(rig.clock()) + 86_400
     rig.fake.rate_limit(remaining=0, reset=reset)
     worker = rig.start(others={"post": post})
@@ -716,7 +669,7 @@ async def test_another_kind_keeps_sending_while_pushover_is_paused(rig: Rig) -> 
     await rig.enqueue("ops", "m2")
     await rig.enqueue_post("hook", "p1", "p2")
     found = await _wait_statuses(rig, {"p1": SENT, "p2": SENT})
-    assert [p["message"] for p in post.sent] == ["p1", "p2"]
+    assert [p["message"] for p in post.accepted] == ["p1", "p2"]
     assert found["p1"].request_id == "post-1"
     assert (found["m2"].status, found["m2"].attempts) == (PENDING, 0)  # not even claimed
     status = worker.status()
@@ -726,7 +679,7 @@ async def test_another_kind_keeps_sending_while_pushover_is_paused(rig: Rig) -> 
     assert len(rig.fake.requests) == 1
 
     # And the other way round: the post kind's own pause does not stop Pushover.
-    post.failures.append(DeliveryFailed("hook down", retry=True,
+    post.script.append(DeliveryFailed("hook down", retry=True,
                                         pause_until=rig.clock() + 600.0))
     rig.fake.rate_limit(remaining=100, reset=reset + 30 * 86_400)
     worker.resume("pushover")

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from tests.conftest import OTHER_USER, USER
 
 from pushoverd.errors import ValidationError
 from pushoverd.handlers.pushover import PRIORITIES, PushoverKind
@@ -20,8 +21,6 @@ CPU_OPTIONS = {"device": "mydevice", "title": "CPU Alert Title",
                "url": "http://example.com/dash?x=1&y=2", "url-title": "Open dashboard",
                "sound": "siren"}
 CRITICAL_AT = "2023-11-14T22:13:50Z"
-USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"  # 30 letters and digits, as Pushover's keys are
-OTHER = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"
 
 
 def spec(options: dict[str, Any] | None = None) -> HandlerSpec:
@@ -148,7 +147,7 @@ def test_a_user_key_that_can_never_be_valid_is_refused_without_echoing_it(key: s
     assert key not in text and USER[:20] not in text
 
 
-@pytest.mark.parametrize("key", [USER, f"{USER},{OTHER}", ",".join([USER] * 50)],
+@pytest.mark.parametrize("key", [USER, f"{USER},{OTHER_USER}", ",".join([USER] * 50)],
                          ids=["one", "two", "fifty"])
 def test_well_formed_user_keys_are_accepted(key: str) -> None:
     assert compile_options({"user-key": key}).render("cpu", event())["user"] == key
@@ -188,13 +187,13 @@ def test_a_built_in_sound_is_accepted_silently(caplog: pytest.LogCaptureFixture)
 # --- readdress: a re-queued delivery goes to the handler's current recipients ----------------
 
 STORED = {"message": "cpu:host=serverA is CRITICAL", "priority": 1, "title": "T",
-          "user": OTHER, "timestamp": 1_700_000_030}
+          "user": OTHER_USER, "timestamp": 1_700_000_030}
 
 
 def test_readdress_puts_the_current_user_key_in_and_keeps_the_text() -> None:
     handler = compile_options({"user-key": USER})
     assert handler.readdress(STORED) == {**STORED, "user": USER}
-    assert STORED["user"] == OTHER  # the stored payload itself is not changed
+    assert STORED["user"] == OTHER_USER  # the stored payload itself is not changed
 
 
 def test_readdress_drops_an_old_user_key_when_the_handler_has_none() -> None:

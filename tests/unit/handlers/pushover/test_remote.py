@@ -7,24 +7,16 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
+from tests.conftest import TOKEN, USER
 from tests.fakes.pushover import FakePushover
 
 from pushoverd.errors import PushoverRateLimited, PushoverRejected, PushoverTransientError
 from pushoverd.handlers.pushover import RemoteTransport
 from pushoverd.pushover import RateLimit
 from pushoverd.pushover.message import Message
-
-TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
-USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakePushover]:
-    with FakePushover(token=TOKEN, users={USER}) as server:
-        yield server
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 import respx
+from tests.conftest import TOKEN, USER
 
 from pushoverd.delivery.base import Sent
 from pushoverd.errors import DeliveryFailed, PushoverError, PushoverTransientError
@@ -27,8 +28,6 @@ from pushoverd.pushover import Message, PushoverClient, RateLimit, SendResult
 
 HOST = "api.pushover.test"
 URL = f"https://{HOST}/1/messages.json"
-TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
-USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"  # the configured default key
 OWN_KEY = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"  # a handler's own user-key
 T0 = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 RESET = 1_751_328_000  # 2025-07-01T00:00:00Z
