@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pushoverd.handlers.base import decode_options
 from pushoverd.models import Delivery, Event, HandlerSpec, Level
 from pushoverd.pushover.message import Message
-from pushoverd.timefmt import ZERO_TIME_NS
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +98,15 @@ class PushoverHandler:
         return readdressed
 
 
+_LAST_UNIX_SECOND = 2**32 - 1
+"""Pushover's timestamp is a Unix time; we send none outside 1970-2106."""
+
+
 def _timestamp(time_ns: int) -> int | None:
-    # Go's zero time means "no time given": let Pushover use its receipt time.
-    return None if time_ns <= ZERO_TIME_NS else time_ns // _NS
+    # Go's zero time means "no time given", and a time before 1970 or past 2106 is not one
+    # Pushover can show: let it use its receipt time instead of refusing the message.
+    seconds = time_ns // _NS
+    return seconds if 0 < seconds <= _LAST_UNIX_SECOND else None
 
 
 class PushoverKind:

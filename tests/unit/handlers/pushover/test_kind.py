@@ -78,6 +78,15 @@ def test_go_zero_time_means_no_timestamp() -> None:
     assert "timestamp" not in render(time_ns=ZERO_TIME_NS)
 
 
+@pytest.mark.parametrize("seconds", [-2_208_988_800, 0, 2**32, 10_413_792_000])
+def test_a_time_pushover_cannot_show_sends_no_timestamp(seconds: int) -> None:
+    assert "timestamp" not in render(time_ns=seconds * 1_000_000_000)
+
+
+def test_the_last_unix_second_pushover_can_show_is_sent() -> None:
+    assert render(time_ns=(2**32 - 1) * 1_000_000_000)["timestamp"] == 2**32 - 1
+
+
 @pytest.mark.parametrize("options", [None, {}])
 def test_no_options_is_fine(options: dict[str, Any] | None) -> None:
     assert render(options) == {"message": "cpu:host=serverA is CRITICAL", "priority": 1,
