@@ -310,9 +310,9 @@ class Config(_KapacitorSection):
     pushoverd: PushoverdConfig = Field(default_factory=PushoverdConfig)
 
     def secrets(self) -> list[str]:
-        """The non-empty secret values, for the logger to redact."""
-        candidates = (self.pushover.token, self.pushover.user_key, self.pushoverd.store.dsn)
-        return [value for value in candidates if value]
+        """The non-empty secret values (every field declared secret), for the logger to
+        redact."""
+        return [value for value in _secret_values(self) if value]
 
 
 # --- questions the sibling modules ask of a field ----------------------------------------------
@@ -325,3 +325,15 @@ def is_model(annotation: object) -> bool:
 def is_secret(field: FieldInfo) -> bool:
     """Whether a field holds a secret: those are declared with ``repr=False``."""
     return field.repr is False
+
+
+def _secret_values(model: BaseModel) -> list[str]:
+    """The values of the secret fields of ``model`` and its tables, depth first."""
+    values: list[str] = []
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            values += _secret_values(value)
+        elif is_secret(field) and isinstance(value, str):
+            values.append(value)
+    return values
