@@ -404,3 +404,10 @@ def test_modules_depend_one_way(module: str, allowed: set[str]) -> None:
                 if isinstance(node, ast.ImportFrom) and node.module
                 and node.module.startswith("pushoverd.config")}
     assert imported <= allowed
+
+
+def test_every_secret_field_is_handed_to_the_log_scrubber() -> None:
+    env = {"KAPACITOR_PUSHOVER_TOKEN": TOKEN, "KAPACITOR_PUSHOVER_USER_KEY": USER,
+           "PUSHOVERD_STORE_DSN": "postgres://u:pw@db/x"}
+    assert sorted(load(None, env=env).config.secrets()) == sorted(env.values())
+    assert load(None, env={}).config.secrets() == []
