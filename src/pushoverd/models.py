@@ -166,6 +166,11 @@ class Delivery:
     """When an operator last re-queued it; its retries age from then instead of ``created_at``."""
 
     @property
+    def alert_key(self) -> tuple[str, str, str]:
+        """What order is kept within: its handler's notifications about one alert."""
+        return (self.topic, self.handler_id, self.event_id)
+
+    @property
     def age_basis(self) -> float:
         """The time its retry budget (``max-age``) counts from."""
         return self.created_at if self.requeued_at is None else self.requeued_at

@@ -67,10 +67,11 @@ async def requeue(store: Store, now: float, readdress: Any = same_payload,
     return await store.requeue(now, readdress, DeliveryFilter(**query))
 
 
-async def enqueue(store: Store, n: int, topic: str = "cpu") -> list[int]:
-    """Collect ``n`` events, one delivery each; their IDs, oldest first."""
+async def enqueue(store: Store, n: int, topic: str = "cpu", alert: str | None = None) -> list[int]:
+    """Collect ``n`` events (each its own alert, or all of ``alert``), one delivery each; their
+    IDs, oldest first."""
     for i in range(n):
-        await store.collect(topic, [event(f"e{i}")], one_delivery)
+        await store.collect(topic, [event(alert or f"e{i}")], one_delivery)
     found = await store.deliveries(DeliveryFilter(topic=topic, limit=1000))
     return sorted(d.id for d in found)
 
@@ -239,22 +240,41 @@ async def test_delete_topic_deletes_its_events_but_not_its_handlers(store: Store
 # Outbox -----------------------------------------------------------------------------------------
 
 async def test_claim_leases_oldest_first_up_to_the_limit(store: Store) -> None:
-    ids = await enqueue(store, 3, topic="cpu") + await enqueue(store, 3, topic="mem")
+    ids = (await enqueue(store, 3, topic="cpu", alert="cpu:host=a")
+           + await enqueue(store, 3, topic="mem", alert="mem:host=a"))
     first = await claim(store, later(), 2)
     assert [d.id for d in first] == ids[:2]
     assert all(d.status is DeliveryStatus.SENDING and d.attempts == 1 for d in first)
-    # cpu's third waits behind its two leased elders; mem's handler is free to go.
+    # cpu's alert's third waits behind its two leased elders; mem's alert is free to go.
     assert [d.id for d in await claim(store, later(), 10)] == ids[3:]
     assert await claim(store, later(), 10) == []
 
 
-async def test_a_handler_waits_behind_its_earlier_delivery(store: Store) -> None:
-    ids = await enqueue(store, 3)
+async def test_an_alert_waits_behind_its_earlier_delivery(store: Store) -> None:
+    ids = await enqueue(store, 3, alert="cpu:host=a")
     [head] = await claim(store, later(), 1)
     await store.mark_failed(head.id, "HTTP 503", later() + 60, later())
 
     assert await claim(store, later(), 10) == []
     assert [d.id for d in await claim(store, later() + 61, 10)] == ids
+
+
+async def test_order_is_kept_per_alert_so_other_alerts_of_the_handler_go_on(
+        store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([new_delivery(ctx, handler_id="oncall")])
+
+    await store.collect("cpu", [event("a", Level.CRITICAL), event("b", Level.CRITICAL),
+                                event("a", Level.OK)], plan)
+    a1, b1, a2 = sorted(d.id for d in await store.deliveries(DeliveryFilter()))
+    [head] = await claim(store, later(), 1)
+    assert head.id == a1
+    # a's recovery waits behind a's alert in flight; b is another alert of the same handler.
+    assert [d.id for d in await claim(store, later())] == [b1]
+    await store.mark_sent(b1, "r", None, later())
+    await store.mark_failed(a1, "HTTP 503", later() + 60, later())
+    assert await claim(store, later()) == []
+    assert [d.id for d in await claim(store, later() + 61)] == [a1, a2]
 
 
 async def test_leased_deliveries_come_back_only_when_the_lease_expires(

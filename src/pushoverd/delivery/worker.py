@@ -1,10 +1,12 @@
 """The delivery worker: claim due deliveries from the outbox, send them, record the outcome.
 
 It knows no integration. Deliveries are leased from the store (a worker that dies loses
-nothing: the lease runs out and they are claimed again), sent oldest first with per-handler
-order kept, through the :class:`~pushoverd.delivery.base.Sender` of their kind, and every
-outcome is written back before the next claim. A failure may pause its kind (an outage, a spent
-quota); the other kinds keep sending.
+nothing: the lease runs out and they are claimed again) and sent through the
+:class:`~pushoverd.delivery.base.Sender` of their kind. Order is kept per alert: one handler's
+notifications about one alert id leave one at a time in arrival order, while different alerts
+share the ``concurrency`` slots. Claims are topped up as sends finish, so the slots stay busy
+whenever there is work. A failure may pause its kind (an outage, a spent quota); the other
+kinds keep sending.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,7 @@ from pushoverd.models import Delivery
 from pushoverd.store.base import Store
 
 log = logging.getLogger(__name__)
+AlertKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,12 @@ class WorkerSettings:
     poll_interval: float = 1.0
     lease_timeout: float = 60.0
     batch_size: int = 64
+    """The most deliveries held claimed but not yet attempted."""
+
+    @property
+    def low_water(self) -> int:
+        """Claim more once fewer than this wait: enough to keep the slots busy meanwhile."""
+        return max(self.concurrency * 2, self.batch_size // 2)
 
 
 class DeliveryWorker:
@@ -51,8 +61,11 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._unattempted: set[int] = set()
-        self._marks: list[asyncio.Future[None]] = []
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._lanes: dict[AlertKey, deque[Delivery]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._queued = 0
+        self._marks: set[asyncio.Future[None]] = set()
 
     def notify(self) -> None:
         """New deliveries were enqueued: look now rather than at the next poll."""
@@ -67,14 +80,16 @@ class DeliveryWorker:
         self._stopping = True
         self._wake.set()
         if self._task is not None:
-            done, _ = await asyncio.wait({self._task}, timeout=grace)
-            if not done:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-        if self._unattempted:
-            await self._store.release(sorted(self._unattempted), self._clock())
-            self._unattempted.clear()
+            await self._task
+        if self._lane_tasks:
+            _, late = await asyncio.wait(self._lane_tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._release([d for lane in self._lanes.values() for d in lane])
+        self._lanes.clear()
+        self._queued = 0
+        await asyncio.gather(*self._marks, return_exceptions=True)
 
     def resume(self, kind: str | None = None) -> list[str]:
         """Lift the pauses of ``kind`` (default: every kind) and let its sender retry at once;
@@ -100,66 +115,79 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         while not self._stopping:
-            self._wake.clear()  # before looking, so a notify() during the cycle is not lost
+            self._wake.clear()  # before looking, so a notify() during the claim is not lost
             try:
-                worked = await self._cycle()
+                claimed = await self._top_up()
             except Exception:  # a store hiccup must not kill delivery for good
-                log.exception("delivery cycle failed; retrying after the poll interval")
-                worked = False
-            if not worked:
-                await self._idle(self.pauses.wait_seconds(self.kinds, self._clock()))
+                log.exception("claiming deliveries failed; retrying after the poll interval")
+                claimed = 0
+            if not claimed:
+                await self._idle()
 
-    async def _idle(self, pause: float | None) -> None:
+    async def _idle(self) -> None:
+        pause = None if self._lanes else self.pauses.wait_seconds(self.kinds, self._clock())
         timeout = self._settings.poll_interval if pause is None else min(pause, 60.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _cycle(self) -> bool:
-        """Claim and send one batch; whether there was anything to do."""
+    async def _top_up(self) -> int:
+        """Claim due deliveries while few wait for a slot; how many were claimed."""
+        if self._queued >= self._settings.low_water:
+            return 0
         now = self._clock()
         kinds = [k for k in self.kinds if self.pauses.may_send(k, now)]
-        batch = await self._store.claim(now, self._settings.batch_size,
-                                        self._settings.lease_timeout, kinds) if kinds else []
-        if not batch:
-            return False
-        self._unattempted = {d.id for d in batch}
-        try:
-            await self._send_batch(batch)
-        finally:
-            await self._release_unattempted()
-            await self._flush_marks()
-        return True
+        room = self._settings.batch_size - self._queued
+        batch = await self._store.claim(now, room, self._settings.lease_timeout,
+                                        kinds) if kinds else []
+        for delivery in batch:
+            self._enqueue(delivery)
+        return len(batch)
 
-    async def _send_batch(self, batch: list[Delivery]) -> None:
-        # One queue per handler keeps each handler's notifications in arrival order; the
-        # handlers share the worker's ``concurrency`` slots.
-        lanes: dict[tuple[str, str], list[Delivery]] = {}
-        for d in batch:
-            lanes.setdefault((d.topic, d.handler_id), []).append(d)
-        gate = asyncio.Semaphore(self._settings.concurrency)
-        await asyncio.gather(*(self._send_lane(lane, gate) for lane in lanes.values()))
+    def _enqueue(self, d: Delivery) -> None:
+        # The store never hands out a later delivery of an alert while an earlier one is
+        # claimed, so appending to a running lane keeps arrival order.
+        self._queued += 1
+        lane = self._lanes.get(d.alert_key)
+        if lane is not None:
+            lane.append(d)
+            return
+        self._lanes[d.alert_key] = deque([d])
+        task = asyncio.create_task(self._run_lane(d.alert_key), name=f"lane {d.alert_key}")
+        self._lane_tasks.add(task)
+        task.add_done_callback(self._lane_tasks.discard)
 
-    async def _send_lane(self, lane: list[Delivery], gate: asyncio.Semaphore) -> None:
-        # Strictly one at a time per handler: two in flight could land out of order, and a
-        # failed one would be overtaken by the next.
-        for delivery in lane:
-            async with gate:
-                if self._stopping or not self.pauses.may_send(delivery.kind, self._clock()):
-                    return
-                self._unattempted.discard(delivery.id)
-                if not await self._attempt(delivery):
-                    return  # it will be retried: the handler's later deliveries wait for it
+    async def _run_lane(self, key: AlertKey) -> None:
+        """Send one alert's claimed deliveries one at a time; stop at the first that is not
+        finished (it will be retried: the later ones wait behind it) and return the rest."""
+        lane = self._lanes[key]
+        while lane and not self._stopping:
+            async with self._slots:
+                if self._stopping or not self.pauses.may_send(lane[0].kind, self._clock()):
+                    break
+                delivery = lane.popleft()
+                self._queued -= 1
+                finished = await self._attempt(delivery)
+            if self._queued < self._settings.low_water:
+                self._wake.set()
+            if not finished:
+                break
+        if self._stopping:
+            return  # stop() returns what is left
+        rest = list(lane)
+        del self._lanes[key]
+        self._queued -= len(rest)
+        await self._release(rest)
 
-    async def _flush_marks(self) -> None:
+    async def _release(self, unattempted: list[Delivery]) -> None:
+        """Give claimed deliveries that were not attempted back, uncounted."""
+        if unattempted:
+            await self._store.release(sorted(d.id for d in unattempted), self._clock())
+
+    def _record_success(self, mark: asyncio.Future[None]) -> None:
         # Successes are recorded without waiting for each commit (the writer groups them);
-        # they are all durable before the next claim.
-        marks, self._marks = self._marks, []
-        await asyncio.gather(*marks)
-
-    async def _release_unattempted(self) -> None:
-        if self._unattempted:
-            await self._store.release(sorted(self._unattempted), self._clock())
-            self._unattempted = set()
+        # stop() waits for the ones still on their way.
+        self._marks.add(mark)
+        mark.add_done_callback(self._marks.discard)
 
     async def _attempt(self, d: Delivery) -> bool:
         """Send one delivery and record the outcome; whether it is finished (sent or dead)."""
@@ -174,7 +202,7 @@ class DeliveryWorker:
         except (ValueError, TypeError, KeyError) as exc:  # a stored payload it cannot read
             await self._store.mark_dead(d.id, f"invalid stored payload: {exc}", self._clock())
             return True
-        self._marks.append(asyncio.ensure_future(
+        self._record_success(asyncio.ensure_future(
             self._store.mark_sent(d.id, sent.request_id, sent.info, self._clock())))
         if sent.info:
             log.warning("%s accepted delivery %d with a notice: %s", d.kind, d.id, sent.info)
@@ -185,12 +213,12 @@ class DeliveryWorker:
         if failure.pause_until is not None and failure.pause_until > now:
             self.pauses.pause(d.kind, failure.pause_until, str(failure))
         if failure.retry and not failure.attempted:
-            # Held back unsent: it waits (uncounted) for the pause, its handler's later ones
+            # Held back unsent: it waits (uncounted) for the pause, its alert's later ones
             # behind it. Without a pause it would be claimed again at once, so it backs off.
             if self.pauses.may_send(d.kind, now):
                 self.pauses.pause(d.kind, failure.retry_at or now + MIN_RETRY_SECONDS,
                                   str(failure))
-            await self._store.release([d.id], now)
+            await self._release([d])
             return False
         decision = self._policy.decide(failure, d.attempts, d.age_basis, now)
         log.warning("delivery %d (topic %s, handler %s) failed: %s -> %s", d.id, d.topic,

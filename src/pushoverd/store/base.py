@@ -143,7 +143,8 @@ class Store(Protocol):
     async def claim(self, now: float, limit: int, lease_seconds: float,
                     kinds: Sequence[str]) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries of ``kinds``, oldest first. A delivery waits
-        while an earlier one of its handler is leased or waiting for a retry."""
+        while an earlier one of its alert (same handler and event id) is leased or waiting for
+        a retry: a recovery never overtakes its own alert."""
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
                         now: float) -> None:

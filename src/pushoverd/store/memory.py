@@ -205,12 +205,12 @@ class MemoryStore:
     # Outbox --------------------------------------------------------------------------------
     async def claim(self, now: float, limit: int, lease_seconds: float,
                     kinds: Sequence[str]) -> list[Delivery]:
-        """Lease due deliveries of ``kinds``, oldest first; a handler's delivery waits while an
-        earlier one of the same handler is leased or waiting for its retry."""
-        blocked: set[tuple[str, str]] = set()
+        """Lease due deliveries of ``kinds``, oldest first; a delivery waits while an earlier
+        one of the same alert (handler and event id) is leased or waiting for its retry."""
+        blocked: set[tuple[str, str, str]] = set()
         claimed: list[Delivery] = []
         for d in self._select(lambda d: d.status in _OPEN):
-            lane = (d.topic, d.handler_id)
+            lane = d.alert_key
             if d.next_attempt_at > now:
                 blocked.add(lane)
             elif len(claimed) < limit and lane not in blocked and d.kind in kinds:

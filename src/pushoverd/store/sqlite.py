@@ -254,7 +254,8 @@ class SQLiteStore:
     async def claim(self, now: float, limit: int, lease_seconds: float,
                     kinds: Sequence[str]) -> list[Delivery]:
         """Lease due deliveries of ``kinds`` (and those whose lease expired), oldest first; a
-        handler's delivery is held back while an earlier one of the same handler waits."""
+        delivery is held back while an earlier one of the same alert (handler and event id)
+        waits."""
         if not kinds or limit <= 0:
             return []
         until, names = now + lease_seconds, json.dumps(list(kinds))

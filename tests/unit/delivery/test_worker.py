@@ -46,13 +46,16 @@ class Rig:
         self.worker = DeliveryWorker(self.store, self.senders, policy,
                                      WorkerSettings(poll_interval=0.01), clock=self.clock)
 
-    async def enqueue(self, handler: str, *messages: str, kind: str = "pushover") -> None:
+    async def enqueue(self, handler: str, *messages: str, kind: str = "pushover",
+                      alert: str | None = None) -> None:
+        """One event per message: its own alert id, or ``alert`` for all of them."""
         def plan(ctx: Collecting) -> Plan:
             return Plan([NewDelivery(topic="cpu", handler_id=handler, kind=kind,
                                      event_id=ctx.event.id, level=ctx.event.level,
                                      payload={"message": ctx.event.message})])
 
-        events = [Event(id=f"{handler}:{m}", level=Level.CRITICAL, message=m) for m in messages]
+        events = [Event(id=alert or f"{handler}:{m}", level=Level.CRITICAL, message=m)
+                  for m in messages]
         await self.store.collect("cpu", events, plan)
         self.worker.notify()
 
@@ -143,17 +146,50 @@ async def test_a_pause_stops_its_kind_while_other_kinds_keep_sending(rig: Rig) -
     assert sorted(pushover.messages) == ["first", "first", "other handler, same kind"]
 
 
-async def test_a_handlers_failed_delivery_holds_back_its_later_ones_only(rig: Rig) -> None:
+async def test_a_failed_delivery_holds_back_its_alerts_later_ones_only(rig: Rig) -> None:
+    """Order is kept per alert: the recovery of cpu:host=a waits for its alert's retry, while
+    the same handler's other alerts, and other handlers, go on."""
     rig.senders["pushover"].script.append(DeliveryFailed("HTTP 503", retry=True))
-    await rig.enqueue("a", "a1")
-    await rig.until("a1", DeliveryStatus.FAILED)
-    await rig.enqueue("a", "a2")
-    await rig.enqueue("b", "b1")
-    await rig.until("b1", DeliveryStatus.SENT)
-    assert (await rig.delivery("a2")).status is DeliveryStatus.PENDING
+    await rig.enqueue("a", "a is CRITICAL", alert="cpu:host=a")
+    await rig.until("a is CRITICAL", DeliveryStatus.FAILED)
+    await rig.enqueue("a", "a is OK", alert="cpu:host=a")
+    await rig.enqueue("a", "b is CRITICAL", alert="cpu:host=b")
+    await rig.enqueue("other", "c is CRITICAL", alert="cpu:host=a")
+    await rig.until("b is CRITICAL", DeliveryStatus.SENT)
+    await rig.until("c is CRITICAL", DeliveryStatus.SENT)
+    assert (await rig.delivery("a is OK")).status is DeliveryStatus.PENDING
     await rig.advance(5.0)
-    await rig.until("a2", DeliveryStatus.SENT)
-    assert rig.senders["pushover"].messages == ["a1", "b1", "a1", "a2"]
+    await rig.until("a is OK", DeliveryStatus.SENT)
+    messages = rig.senders["pushover"].messages
+    assert messages.index("a is CRITICAL", 1) < messages.index("a is OK")
+
+
+async def test_one_alerts_deliveries_are_never_in_flight_together(rig: Rig) -> None:
+    in_flight: set[str] = set()
+    overlaps: list[str] = []
+    sender = rig.senders["pushover"]
+    original = sender.send
+
+    async def watched(payload: dict[str, Any]) -> Sent:
+        alert = payload["message"].split()[0]
+        if alert in in_flight:
+            overlaps.append(alert)
+        in_flight.add(alert)
+        await asyncio.sleep(0.002)
+        try:
+            return await original(payload)
+        finally:
+            in_flight.discard(alert)
+
+    sender.send = watched  # type: ignore[method-assign]
+    for n in range(5):
+        for alert in ("x", "y", "z"):
+            await rig.enqueue("h", f"{alert} {n}", alert=alert)
+    await eventually(lambda: len(sender.accepted) == 15)
+    assert overlaps == []
+    for alert in ("x", "y", "z"):
+        assert [m for m in sender.messages if m.startswith(alert)] == [
+            f"{alert} {n}" for n in range(5)]
 
 
 async def test_a_payload_the_sender_cannot_read_is_dead(rig: Rig) -> None:
@@ -188,7 +224,7 @@ async def test_stop_lets_the_send_in_flight_finish_and_returns_the_rest(rig: Rig
         return await original(payload)
 
     sender.send = slow  # type: ignore[method-assign]
-    await rig.enqueue("h", "one", "two")
+    await rig.enqueue("h", "one", "two", alert="cpu:host=a")  # two waits behind one
     await asyncio.wait_for(started.wait(), 3)
     stopping = asyncio.ensure_future(rig.worker.stop(5.0))
     await asyncio.sleep(0.02)

@@ -91,9 +91,10 @@ SELECT COUNT(*) FROM (
     SELECT 1 FROM deliveries INDEXED BY deliveries_notifications
     WHERE topic=? AND handler_id=? AND created_at>? AND status<>'coalesced' LIMIT ?)
 
--- Due open deliveries of the given kinds (a JSON array), oldest first, whose handler has no
--- earlier open delivery that is not due: that one is leased or waiting for its retry. A leased
--- delivery's next_attempt_at is its lease expiry, so "due" means the same in every open status.
+-- Due open deliveries of the given kinds (a JSON array), oldest first, whose alert (handler and
+-- event id) has no earlier open delivery that is not due: that one is leased or waiting for its
+-- retry. A leased delivery's next_attempt_at is its lease expiry, so "due" means the same in
+-- every open status.
 -- name: claim
 UPDATE deliveries SET status='sending', lease_until=?, next_attempt_at=?, attempts=attempts+1,
     updated_at=?
@@ -102,9 +103,10 @@ WHERE id IN (
     WHERE d.status IN ('pending','failed','sending') AND d.next_attempt_at<=?
       AND d.kind IN (SELECT value FROM json_each(?))
       AND NOT EXISTS (
-        SELECT 1 FROM deliveries e INDEXED BY deliveries_open_handler
+        SELECT 1 FROM deliveries e INDEXED BY deliveries_open_alert
         WHERE e.status IN ('pending','failed','sending') AND e.topic=d.topic
-          AND e.handler_id=d.handler_id AND e.id<d.id AND e.next_attempt_at>?)
+          AND e.handler_id=d.handler_id AND e.event_id=d.event_id AND e.id<d.id
+          AND e.next_attempt_at>?)
     ORDER BY d.id LIMIT ?)
 RETURNING {delivery_columns}
 
