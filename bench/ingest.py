@@ -227,9 +227,10 @@ class Children:
                 self.stop(proc)
 
 
-def start_server(children: Children, kind: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``servers.py kind`` in a subprocess; (process, base URL) once it listens."""
-    proc = children.start([sys.executable, str(BENCH / "servers.py"), kind],
+def start_server(children: Children, kind: str,
+                 *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``servers.py kind [args]`` in a subprocess; (process, base URL) once it listens."""
+    proc = children.start([sys.executable, str(BENCH / "servers.py"), kind, *args],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], 15)

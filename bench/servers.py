@@ -42,26 +42,40 @@ def ceiling_app() -> web.Application:
     return app
 
 
-def pushover_app() -> web.Application:
-    """A Pushover that accepts everything instantly and remembers when each message came."""
+def pushover_app(delay: float = 0.0) -> web.Application:
+    """A Pushover that accepts everything after ``delay`` seconds (a round trip), remembers when
+    each message came, and counts the connections it was sent on and how many overlapped."""
     receipts: dict[str, list[float]] = defaultdict(list)
-    counts = {"received": 0}
+    counts = {"received": 0, "in_flight": 0, "max_in_flight": 0}
+    peers: set[object] = set()
 
     async def messages(request: web.Request) -> web.Response:
-        form = await request.post()
-        receipts[str(form.get("message", ""))].append(time.monotonic())
-        counts["received"] += 1
-        return web.json_response({"status": 1, "request": str(uuid.uuid4())})
+        counts["in_flight"] += 1
+        counts["max_in_flight"] = max(counts["max_in_flight"], counts["in_flight"])
+        if request.transport is not None:
+            peers.add(request.transport.get_extra_info("peername"))
+        try:
+            form = await request.post()
+            receipts[str(form.get("message", ""))].append(time.monotonic())
+            counts["received"] += 1
+            if delay:
+                await asyncio.sleep(delay)
+            return web.json_response({"status": 1, "request": str(uuid.uuid4())})
+        finally:
+            counts["in_flight"] -= 1
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"received": counts["received"], "distinct": len(receipts)})
+        return web.json_response({"received": counts["received"], "distinct": len(receipts),
+                                  "connections": len(peers),
+                                  "max_in_flight": counts["max_in_flight"]})
 
     async def dump(request: web.Request) -> web.Response:
         return web.json_response(receipts)
 
     async def reset(request: web.Request) -> web.Response:
         receipts.clear()
-        counts["received"] = 0
+        peers.clear()
+        counts.update(received=0, max_in_flight=0)
         return web.Response(status=204)
 
     app = web.Application()
@@ -84,12 +98,15 @@ async def serve(app: web.Application) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``servers.py ceiling|pushover``."""
-    apps = {"ceiling": ceiling_app, "pushover": pushover_app}
-    if len(argv) != 1 or argv[0] not in apps:
-        print("usage: servers.py ceiling|pushover", file=sys.stderr)
+    """``servers.py ceiling`` or ``servers.py pushover [DELAY_SECONDS]``."""
+    if argv == ["ceiling"]:
+        app = ceiling_app()
+    elif argv[:1] == ["pushover"] and len(argv) <= 2:
+        app = pushover_app(float(argv[1]) if len(argv) == 2 else 0.0)
+    else:
+        print("usage: servers.py ceiling | servers.py pushover [DELAY_SECONDS]", file=sys.stderr)
         return 2
-    asyncio.run(serve(apps[argv[0]]()))
+    asyncio.run(serve(app))
     return 0
 
 

@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
 import pytest
 import respx
+from httpx_aiohttp import AiohttpTransport
 from tests.conftest import OTHER_USER, TOKEN, USER
 
 from pushoverd.errors import (
@@ -169,6 +171,37 @@ async def test_transport_failures_are_transient_and_name_the_host(
     assert kind in str(caught.value)
     assert "api.pushover.test" in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def aiohttp_failure(cause: Exception) -> httpx.ConnectTimeout:
+    """What httpx-aiohttp raises for most aiohttp failures: a ConnectTimeout caused by it."""
+    mapped = httpx.ConnectTimeout(str(cause))
+    mapped.__cause__ = cause
+    return mapped
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (aiohttp_failure(aiohttp.ServerDisconnectedError()), "connection closed"),
+    (aiohttp_failure(aiohttp.ServerTimeoutError("read")), "timeout"),
+    (aiohttp_failure(aiohttp.ClientPayloadError("truncated")), "read error"),
+])
+async def test_failures_through_the_aiohttp_transport_are_named_by_their_cause(
+        error: Exception, kind: str) -> None:
+    class Failing(httpx.AsyncBaseTransport):  # respx would drop the exception's cause
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            raise error
+
+    async with PushoverClient(URL, TOKEN, USER, transport=Failing()) as failing:
+        with pytest.raises(PushoverTransientError) as caught:
+            await failing.send(Message("hi"))
+    assert f"Pushover {kind} (api.pushover.test)" in str(caught.value)
+
+
+async def test_the_default_transport_is_aiohttps_pool_within_the_connection_cap() -> None:
+    async with PushoverClient(URL, TOKEN, USER, max_connections=2) as c:
+        transport = c._http._transport
+        assert isinstance(transport, AiohttpTransport)
+        assert transport.limits.max_connections == 2
 
 
 def echoing(status: int, body: Callable[[str], dict[str, object]]) -> Callable[..., object]:
