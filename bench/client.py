@@ -24,8 +24,9 @@ from pushoverd.pushover.client import PushoverClient, aiohttp_transport
 from pushoverd.pushover.message import Message
 
 TRANSPORTS: dict[str, Callable[[int], httpx.AsyncBaseTransport | None]] = {
-    "httpx (httpcore)": lambda connections: None,
-    "httpx-aiohttp": aiohttp_transport,
+    "httpx (httpcore)": lambda connections: httpx.AsyncHTTPTransport(limits=httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections)),
+    "httpx-aiohttp": aiohttp_transport,  # the client's default
 }
 
 

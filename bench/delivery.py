@@ -119,7 +119,7 @@ def phase_instant(children: Children, root: Path, a: argparse.Namespace) -> None
     body = alerts("i", a.instant_alerts)
     cpu_before = proc_cpu(daemon.pid)
     post_all(daemon, body)
-    got, waited = fake.wait_for(len(body), a.timeout, daemon)
+    got, _ = fake.wait_for(len(body), a.timeout, daemon)
     cpu = proc_cpu(daemon.pid) - cpu_before
     received, span, dupes = receipt_span(fake)
     missing = len(body) - len(fake.receipts())

@@ -83,8 +83,10 @@ class RateLimit:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimit | None:
         """Parse the quota headers; None when none of them is present."""
-        h = httpx.Headers(headers)
-        raw = [h.get(f"X-Limit-App-{name}") for name in ("Limit", "Remaining", "Reset")]
+        # One pass over the headers: each httpx.Headers lookup decodes every header again.
+        items = headers.multi_items() if isinstance(headers, httpx.Headers) else headers.items()
+        found = {k.lower(): v for k, v in items if k[:12].lower() == "x-limit-app-"}
+        raw = [found.get(f"x-limit-app-{name}") for name in ("limit", "remaining", "reset")]
         if all(v is None for v in raw):
             return None
         return cls(*(_int_or_none(v) for v in raw))
@@ -178,7 +180,8 @@ class PushoverClient:
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=max_connections,
                                 max_keepalive_connections=max_connections),
-            headers={"User-Agent": _user_agent()},
+            # Every request is a form: set once here instead of merging headers per request.
+            headers={"User-Agent": _user_agent(), **_FORM_HEADERS},
             transport=transport or aiohttp_transport(max_connections),
         )
 
@@ -235,7 +238,7 @@ class PushoverClient:
     async def _post(self, url: str, body: str, secrets: tuple[str, ...]) -> SendResult:
         async with self._gate:
             try:
-                response = await self._http.post(url, content=body, headers=_FORM_HEADERS)
+                response = await self._http.post(url, content=body)
             except httpx.RequestError as exc:
                 kind = _transport_kind(exc)
                 log.debug("POST to %s failed: %s", self._host, kind)
@@ -247,7 +250,7 @@ class PushoverClient:
 
 
 def aiohttp_transport(max_connections: int) -> httpx.AsyncBaseTransport:
-    """httpx's API over aiohttp's connection pool: about half the CPU per request of httpx's
+    """httpx's API over aiohttp's connection pool: about 45% less CPU per request than httpx's
     own transport (``bench/client.py``), with at most ``max_connections`` kept alive."""
     limits = httpx.Limits(max_connections=max_connections,
                           max_keepalive_connections=max_connections)
