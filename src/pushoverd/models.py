@@ -177,6 +177,20 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldGroup:
+    """One handler's deliveries held back by flood control and not summarised yet, at a
+    glance: a flush reads this much, never every held row."""
+
+    topic: str
+    handler_id: str
+    count: int
+    by_level: dict[Level, int]
+    first_created_at: float
+    latest: Delivery
+    """The newest held delivery; the summary covers it and every older one."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryFilter:
     """Which deliveries to list (or re-queue)."""
 

@@ -18,6 +18,7 @@ from pushoverd.models import (
     DeliveryStatus,
     Event,
     HandlerSpec,
+    HeldGroup,
     Level,
     NewDelivery,
     TopicState,
@@ -489,30 +490,55 @@ async def test_flush_coalesced_links_each_handlers_held_deliveries_to_one_summar
         return Plan([new_delivery(ctx, handler_id=h, status=DeliveryStatus.COALESCED)
                      for h in ("a", "b")])
 
-    await store.collect("cpu", [event("e1"), event("e2", Level.WARNING)], plan)
-    calls: list[tuple[str, str, list[str]]] = []
+    before = time.time()
+    await store.collect("cpu", [event("e1"), event("e2", Level.WARNING),
+                                event("e3")], plan)
+    seen: list[HeldGroup] = []
 
-    def summarize(topic: str, handler_id: str, held: list[Delivery],
-                  now: float) -> NewDelivery | None:
-        calls.append((topic, handler_id, [d.event_id for d in held]))
-        if handler_id == "b":
+    def summarize(held: HeldGroup, now: float) -> NewDelivery | None:
+        seen.append(held)
+        if held.handler_id == "b":
             return None  # not due yet
-        return NewDelivery(topic=topic, handler_id=handler_id, kind="pushover",
-                           event_id=held[-1].event_id, level=Level.CRITICAL,
-                           payload={"message": "2 more"}, summarizes=len(held))
+        return NewDelivery(topic=held.topic, handler_id=held.handler_id, kind="pushover",
+                           event_id=held.latest.event_id, level=Level.CRITICAL,
+                           payload={"message": "3 more"}, summarizes=held.count)
 
     assert await store.flush_coalesced(later(), summarize) == 1
-    assert calls == [("cpu", "a", ["e1", "e2"]), ("cpu", "b", ["e1", "e2"])]
+    a, b = seen
+    assert (a.topic, a.handler_id, a.count, b.handler_id) == ("cpu", "a", 3, "b")
+    assert a.by_level == {Level.CRITICAL: 2, Level.WARNING: 1}
+    assert (a.latest.event_id, a.latest.handler_id) == ("e3", "a")
+    assert before <= a.first_created_at <= time.time()
     [summary] = [d for d in await store.deliveries(DeliveryFilter()) if d.summarizes]
     assert (summary.handler_id, summary.status, summary.summarizes) == (
-        "a", DeliveryStatus.PENDING, 2)
+        "a", DeliveryStatus.PENDING, 3)
     held = await store.deliveries(DeliveryFilter(handler_id="a",
                                                  statuses=(DeliveryStatus.COALESCED,)))
     assert {d.summary_id for d in held} == {summary.id}
-    calls.clear()
+    seen.clear()
     assert await store.flush_coalesced(later(), summarize) == 0
-    assert calls == [("cpu", "b", ["e1", "e2"])]  # a's are summarised once
-    assert await store.prune(later(60)) == 2  # summarised ones are finished; b's are not
+    assert [g.handler_id for g in seen] == ["b"]  # a's are summarised once
+    assert await store.prune(later(60)) == 3  # summarised ones are finished; b's are not
+
+
+async def test_a_delivery_held_after_the_flush_read_waits_for_the_next_summary(
+        store: Store) -> None:
+    def hold(ctx: Collecting) -> Plan:
+        return Plan([new_delivery(ctx, status=DeliveryStatus.COALESCED)])
+
+    await store.collect("cpu", [event("e1")], hold)
+    summaries: list[int] = []
+
+    def summarize(held: HeldGroup, now: float) -> NewDelivery | None:
+        summaries.append(held.count)
+        return NewDelivery(topic=held.topic, handler_id=held.handler_id, kind="pushover",
+                           event_id=held.latest.event_id, level=Level.CRITICAL,
+                           payload={"message": "summary"}, summarizes=held.count)
+
+    assert await store.flush_coalesced(later(), summarize) == 1
+    await store.collect("cpu", [event("e2")], hold)
+    assert await store.flush_coalesced(later(), summarize) == 1
+    assert summaries == [1, 1]  # each held delivery in exactly one summary
 
 
 async def test_deliveries_are_listed_newest_first_and_filtered(store: Store) -> None:

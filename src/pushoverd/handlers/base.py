@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
 from pushoverd.errors import ValidationError
-from pushoverd.models import Delivery, Event, HandlerSpec
+from pushoverd.models import Event, HandlerSpec, HeldGroup
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,8 +41,8 @@ class Kind(Protocol):
     def compile(self, spec: HandlerSpec) -> Handler:
         """Validate the spec's options; raise ValidationError with Kapacitor's wording."""
 
-    def summarize(self, topic: str, held: list[Delivery]) -> dict[str, Any]:
-        """One payload standing for deliveries held back by flood control (oldest first)."""
+    def summarize(self, held: HeldGroup) -> dict[str, Any]:
+        """One payload standing for a handler's deliveries held back by flood control."""
 
 
 def decode_options(model: type[M], options: Mapping[str, Any] | None, target: str) -> M:

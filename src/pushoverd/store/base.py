@@ -24,6 +24,7 @@ from pushoverd.models import (
     Event,
     EventState,
     HandlerSpec,
+    HeldGroup,
     Level,
     NewDelivery,
     OutboxStats,
@@ -69,9 +70,9 @@ class Collected:
     skipped: tuple[str, ...] = ()
 
 
-Summarizer = Callable[[str, str, list[Delivery], float], NewDelivery | None]
-"""Builds the summary of one handler's coalesced deliveries (oldest first), or None if it is
-not due yet; called with the topic, the handler ID, the deliveries and the current time."""
+Summarizer = Callable[[HeldGroup, float], NewDelivery | None]
+"""Builds the summary of one handler's held deliveries, or None if it is not due yet; called
+with the group and the current time."""
 
 REQUEUEABLE = (DeliveryStatus.DEAD, DeliveryStatus.FAILED)
 """The statuses a re-queue takes: not sent yet, and not on their way either."""
@@ -175,7 +176,8 @@ class Store(Protocol):
         """Outbox depth by status and the oldest waiting delivery."""
 
     async def flush_coalesced(self, now: float, summarize: Summarizer) -> int:
-        """Enqueue due summaries of coalesced deliveries, linking them; how many."""
+        """Enqueue due summaries of coalesced deliveries, linking every held delivery up to
+        the group's latest to its summary; how many summaries."""
 
     async def prune(self, before: float) -> int:
         """Delete finished deliveries (sent, dead, summarised) last updated before ``before``."""

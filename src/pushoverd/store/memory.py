@@ -22,6 +22,7 @@ from pushoverd.models import (
     Event,
     EventState,
     HandlerSpec,
+    HeldGroup,
     Level,
     NewDelivery,
     OutboxStats,
@@ -284,8 +285,8 @@ class MemoryStore:
         for d in self._select(lambda d: d.status is DeliveryStatus.COALESCED
                               and d.summary_id is None):
             groups.setdefault((d.topic, d.handler_id), []).append(d)
-        summaries = [(held, summarize(topic, handler, held, now))
-                     for (topic, handler), held in sorted(groups.items())]
+        summaries = [(held, summarize(_held_group(held), now))
+                     for _, held in sorted(groups.items())]
         for held, summary in summaries:
             if summary is not None:
                 summary_id = self._insert(summary, now).id
@@ -330,6 +331,15 @@ def _event_state(event: Event, previous: Level) -> EventState:
     return EventState(id=event.id, message=event.message, details=event.details,
                       time_ns=event.time_ns, duration_ns=event.duration_ns, level=event.level,
                       previous_level=previous)
+
+
+def _held_group(held: list[Delivery]) -> HeldGroup:
+    by_level: dict[Level, int] = {}
+    for d in held:
+        by_level[d.level] = by_level.get(d.level, 0) + 1
+    return HeldGroup(topic=held[0].topic, handler_id=held[0].handler_id, count=len(held),
+                     by_level=by_level, first_created_at=min(d.created_at for d in held),
+                     latest=held[-1])
 
 
 def _topic_state(topic: str, state: _Topic) -> TopicState:

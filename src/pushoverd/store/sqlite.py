@@ -31,6 +31,7 @@ from pushoverd.models import (
     Event,
     EventState,
     HandlerSpec,
+    HeldGroup,
     Level,
     NewDelivery,
     OutboxStats,
@@ -422,15 +423,30 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
 
 def _flush_coalesced(conn: sqlite3.Connection, now: float, summarize: Summarizer) -> int:
     flushed = 0
-    for topic, handler_id in conn.execute(Q["coalesced_groups"]).fetchall():
-        rows = conn.execute(Q["coalesced_of_handler"], (topic, handler_id)).fetchall()
-        summary = summarize(topic, handler_id, [_delivery(r) for r in rows], now)
+    for group in _held_groups(conn):
+        summary = summarize(group, now)
         if summary is None:
             continue
         summary_id = conn.execute(Q["insert_delivery"], _delivery_row(summary, now)).lastrowid
-        conn.executemany(Q["link_summary"], [(summary_id, now, r[0]) for r in rows])
+        conn.execute(Q["link_summary"], (summary_id, now, group.topic, group.handler_id,
+                                         group.latest.id))
         flushed += 1
     return flushed
+
+
+def _held_groups(conn: sqlite3.Connection) -> list[HeldGroup]:
+    """Each handler's held deliveries, counted per level in SQL; only the latest is read."""
+    rows: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for row in conn.execute(Q["held_by_level"]).fetchall():
+        rows.setdefault((row[0], row[1]), []).append(row)
+    groups = []
+    for (topic, handler_id), levels in sorted(rows.items()):
+        latest = conn.execute(Q["select_delivery"], (max(r[5] for r in levels),)).fetchone()
+        groups.append(HeldGroup(
+            topic=topic, handler_id=handler_id, count=sum(r[3] for r in levels),
+            by_level={Level(r[2]): r[3] for r in levels},
+            first_created_at=min(r[4] for r in levels), latest=_delivery(latest)))
+    return groups
 
 
 def _delivery_row(d: NewDelivery, now: float) -> tuple[Any, ...]:

@@ -30,6 +30,7 @@ from pushoverd.models import (
     Event,
     EventState,
     HandlerSpec,
+    HeldGroup,
     Level,
     NewDelivery,
     TopicState,
@@ -184,19 +185,18 @@ class TopicService:
             self._on_enqueued()
         return flushed
 
-    def _summary(self, topic: str, handler_id: str, held: list[Delivery],
-                 now: float) -> NewDelivery | None:
+    def _summary(self, held: HeldGroup, now: float) -> NewDelivery | None:
         # Runs inside the store's transaction; a deleted handler's flood is summarised at once.
-        route = self._table.get(topic, {}).get(handler_id)
+        route = self._table.get(held.topic, {}).get(held.handler_id)
         interval = route.flood.interval if route else 0.0
-        if held[0].created_at > now - interval:
+        if held.first_created_at > now - interval:
             return None
-        latest = held[-1]
+        latest = held.latest
         status, error = self._status(latest.kind)
         return NewDelivery(
-            topic=topic, handler_id=handler_id, kind=latest.kind, event_id=latest.event_id,
-            level=max(d.level for d in held), status=status, last_error=error,
-            payload=self._kinds.kind(latest.kind).summarize(topic, held), summarizes=len(held))
+            topic=held.topic, handler_id=held.handler_id, kind=latest.kind,
+            event_id=latest.event_id, level=max(held.by_level), status=status, last_error=error,
+            payload=self._kinds.kind(latest.kind).summarize(held), summarizes=held.count)
 
     # Re-queueing ---------------------------------------------------------------------------
     async def requeue(self, query: DeliveryFilter) -> int:

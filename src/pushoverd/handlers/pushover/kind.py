@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pushoverd.handlers.base import decode_options
-from pushoverd.models import Delivery, Event, HandlerSpec, Level
+from pushoverd.models import Event, HandlerSpec, HeldGroup, Level
 from pushoverd.pushover.message import Message
 
 log = logging.getLogger(__name__)
@@ -132,20 +131,21 @@ class PushoverKind:
                         spec.topic, spec.id, options.sound)
         return PushoverHandler(spec, options)
 
-    def summarize(self, topic: str, held: list[Delivery]) -> dict[str, Any]:
+    def summarize(self, held: HeldGroup) -> dict[str, Any]:
         """"37 more alerts on topic cpu: 30 CRITICAL, 7 WARNING; latest: ...", sent with the
-        latest alert's title, url, device, sound and recipient, at the highest priority."""
+        latest alert's title, url, device, sound and recipient, at the priority of the most
+        severe level held."""
         return Message.build(**{
-            **held[-1].payload,
-            "message": summary_text(topic, held),
-            "priority": max(int(d.payload.get("priority", 0)) for d in held),
+            **held.latest.payload,
+            "message": summary_text(held),
+            "priority": PRIORITIES[max(held.by_level)],
         }).to_dict()
 
 
-def summary_text(topic: str, held: list[Delivery]) -> str:
+def summary_text(held: HeldGroup) -> str:
     """The text of a flood summary, levels from the most severe down."""
-    counts = Counter(d.level for d in held)
+    counts = held.by_level
     levels = ", ".join(f"{counts[level]} {level.name}" for level in sorted(counts, reverse=True))
-    noun = "alert" if len(held) == 1 else "alerts"
-    latest = held[-1].payload.get("message", held[-1].event_id)
-    return f"{len(held)} more {noun} on topic {topic}: {levels}; latest: {latest}"
+    noun = "alert" if held.count == 1 else "alerts"
+    latest = held.latest.payload.get("message", held.latest.event_id)
+    return f"{held.count} more {noun} on topic {held.topic}: {levels}; latest: {latest}"

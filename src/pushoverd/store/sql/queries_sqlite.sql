@@ -148,16 +148,15 @@ SELECT status, COUNT(*) FROM deliveries GROUP BY status
 -- name: oldest_open
 SELECT MIN(created_at) FROM deliveries WHERE status IN ('pending','failed','sending')
 
--- name: coalesced_groups
-SELECT topic, handler_id FROM deliveries
-WHERE status='coalesced' AND summary_id IS NULL GROUP BY topic, handler_id
-
--- name: coalesced_of_handler
-SELECT {delivery_columns} FROM deliveries
-WHERE status='coalesced' AND summary_id IS NULL AND topic=? AND handler_id=? ORDER BY id
+-- Held deliveries at a glance, per handler and level (the partial index holds only them).
+-- name: held_by_level
+SELECT topic, handler_id, level, COUNT(*), MIN(created_at), MAX(id)
+FROM deliveries INDEXED BY deliveries_unsummarized
+WHERE status='coalesced' AND summary_id IS NULL GROUP BY topic, handler_id, level
 
 -- name: link_summary
-UPDATE deliveries SET summary_id=?, updated_at=? WHERE id=?
+UPDATE deliveries SET summary_id=?, updated_at=?
+WHERE status='coalesced' AND summary_id IS NULL AND topic=? AND handler_id=? AND id<=?
 
 -- name: prune
 DELETE FROM deliveries
