@@ -93,6 +93,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="[pushoverd.store] synchronous")
     p.add_argument("--separate-process", default="true", choices=("true", "false"),
                    help="[pushoverd.delivery] separate-process: send from a child process")
+    p.add_argument("--flood", default="off", choices=("off", "default"),
+                   help="[pushoverd.flood]: off, or the default rule (10 a minute per handler: "
+                        "a storm, most alerts held and summarised)")
     p.add_argument("--phases", default="ceiling,durable,paced,rss",
                    help="comma-separated subset of ceiling,durable,paced,rss")
     p.add_argument("--captures", type=Path,
@@ -280,7 +283,7 @@ class Daemon:
 
 
 def daemon_config(folder: Path, port: int, pushover_url: str, synchronous: str,
-                  separate: str) -> str:
+                  separate: str, flood: str = "off") -> str:
     """The benchmark's kapacitor.conf."""
     return (
         f'data_dir = "{folder / "data"}"\n'
@@ -290,17 +293,17 @@ def daemon_config(folder: Path, port: int, pushover_url: str, synchronous: str,
         f'[pushover]\n  enabled = true\n  token = "{TOKEN}"\n  user-key = "{USER}"\n'
         f'  url = "{pushover_url}/1/messages.json"\n'
         f'[pushoverd.store]\n  synchronous = "{synchronous}"\n'
-        f'[pushoverd.flood]\n  enabled = false\n'
+        f'[pushoverd.flood]\n  enabled = {"true" if flood == "default" else "false"}\n'
         f'[pushoverd.delivery]\n  separate-process = {separate}\n')
 
 
 def start_daemon(children: Children, folder: Path, pushover_url: str,
-                 synchronous: str, separate: str) -> Daemon:
+                 synchronous: str, separate: str, flood: str = "off") -> Daemon:
     """pushoverd on a fresh data directory, with the pushover handler created via the API."""
     folder.mkdir(parents=True)
     port = free_port()
     config = folder / "kapacitor.conf"
-    config.write_text(daemon_config(folder, port, pushover_url, synchronous, separate))
+    config.write_text(daemon_config(folder, port, pushover_url, synchronous, separate, flood))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPACITOR_", "PUSHOVERD_"))}
     if env.get("PYTHONPATH"):  # the daemon runs in its own folder: keep relative entries valid
         env["PYTHONPATH"] = os.pathsep.join(
@@ -501,7 +504,7 @@ class Bench:
     def daemon(self, name: str) -> Daemon:
         assert self.fake is not None
         return start_daemon(self.children, self.workdir / name, self.fake.url,
-                            self.args.synchronous, self.args.separate_process)
+                            self.args.synchronous, self.args.separate_process, self.args.flood)
 
     def warm(self, daemon: Daemon, tag: str) -> None:
         """Warm up a daemon, let its worker drain, then clear the fake's receipts."""
