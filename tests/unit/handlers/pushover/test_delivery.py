@@ -141,6 +141,21 @@ class Rig:
 
         await self._collect(handler, messages, plan)
 
+    async def enqueue_alerts(self, handler: str, *messages: str) -> None:
+        """Like ``enqueue``, but each message is an alert of its own (``<handler>:<message>``):
+        they may be sent side by side."""
+        def plan(ctx: Collecting) -> Plan:
+            payload = KIND.compile(HandlerSpec(TOPIC, handler, "pushover")).render(
+                ctx.topic, ctx.event)
+            return Plan([NewDelivery(topic=ctx.topic, handler_id=handler, kind="pushover",
+                                     event_id=ctx.event.id, level=ctx.event.level,
+                                     payload=payload)])
+
+        events = [Event(id=f"{handler}:{m}", level=Level.CRITICAL, message=m) for m in messages]
+        await self.store.collect(TOPIC, events, plan)
+        if self.worker is not None:
+            self.worker.notify()
+
     async def enqueue_post(self, handler: str, *messages: str) -> None:
         """Collect one event per message for a handler of the second (``post``) kind."""
         def plan(ctx: Collecting) -> Plan:
@@ -751,6 +766,17 @@ async def test_never_more_than_two_requests_at_once(rig: Rig, connections: int,
     for h in handlers:
         assert [r.form["message"] for r in rig.fake.accepted if r.form["message"][:3] == f"{h}-"
                 ] == [f"{h}-1", f"{h}-2", f"{h}-3"]
+
+
+async def test_one_handlers_distinct_alerts_keep_both_connections_busy(rig: Rig) -> None:
+    messages = [f"host{i} is down" for i in range(24)]
+    await rig.enqueue_alerts("ops", *messages)
+    rig.fake.hang_next(24, 0.03)  # a round trip long enough for requests to overlap
+    rig.start()
+    await rig.all_sent()
+    assert rig.fake.max_concurrent == 2  # one handler, yet both connections in use
+    assert rig.fake.connection_count <= 2
+    assert sorted(r.form["message"] for r in rig.fake.accepted) == sorted(messages)
 
 
 # --- waking up -------------------------------------------------------------------------------
