@@ -96,8 +96,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--flood", default="off", choices=("off", "default"),
                    help="[pushoverd.flood]: off, or the default rule (10 a minute per handler: "
                         "a storm, most alerts held and summarised)")
+    p.add_argument("--growth-events", type=int, default=100_000,
+                   help="event ids in the topic for the second growth run")
+    p.add_argument("--growth-requests", type=int, default=5_000,
+                   help="single-alert requests measured in each growth run")
     p.add_argument("--phases", default="ceiling,durable,paced,rss",
-                   help="comma-separated subset of ceiling,durable,paced,rss")
+                   help="comma-separated subset of ceiling,durable,paced,rss,growth")
     p.add_argument("--captures", type=Path,
                    default=CAPTURES if CAPTURES.exists() else FALLBACK_CAPTURES,
                    help="Kapacitor post-handler capture (JSON lines with a 'body')")
@@ -648,6 +652,42 @@ def phase_rss(b: Bench) -> None:
     b.children.stop(daemon.proc)
 
 
+def phase_growth(b: Bench) -> None:
+    small, large = 1_000, b.args.growth_events
+    print(f"\n== 5. Topic growth: single-alert ingest with {small:,} and then {large:,} "
+          "distinct event ids already in the topic ==")
+    assert b.fake is not None
+    daemon = b.daemon("growth")
+    rates = []
+    for have, tag in ((small, "g"), (large, "h")):
+        prefill(daemon, have)
+        b.warm(daemon, f"w{tag}")
+        load, server_cpu, _ = b.closed(daemon.url, tag, b.args.growth_requests, daemon.pid)
+        rates.append(load.rate())
+        print(f"{have:,} events in the topic: {load.rate():,.0f} alerts/s, ack p99 "
+              f"{ms(percentile(load.latencies(), 99))}, "
+              f"{server_cpu / len(load.ok) * 1e6:,.0f} us CPU per alert")
+    b.figures["growth_ratio"] = rates[1] / rates[0]
+    print(f"ratio {large:,} / {small:,}: {rates[1] / rates[0]:.2f} (target >= 0.9)")
+    b.children.stop(daemon.proc)
+
+
+def prefill(daemon: Daemon, events: int, batch: int = 1_000) -> None:
+    """Grow the topic to ``events`` distinct event ids (``cpu:host=pre<n>``), in arrays, with
+    its handler away meanwhile, so that no delivery competes with the measured run."""
+    handler = f"{daemon.url}/kapacitor/v1/alerts/topics/{TOPIC}/handlers"
+    http("DELETE", f"{handler}/{HANDLER['id']}")
+    for start in range(0, events, batch):
+        body = [{"id": f"cpu:host=pre{n}", "level": "OK", "message": f"pre{n} is OK"}
+                for n in range(start, min(events, start + batch))]
+        status, reply = http("POST", f"{daemon.url}{EVENTS_PATH}", body, timeout=60)
+        if status != 204:
+            raise RuntimeError(f"prefill answered {status}: {reply[:200]!r}")
+    status, reply = http("POST", handler, HANDLER)
+    if status != 200:
+        raise RuntimeError(f"re-creating the handler failed: {status} {reply[:200]!r}")
+
+
 # --- report ------------------------------------------------------------------------------------
 
 def print_header(args: argparse.Namespace, workdir: Path) -> None:
@@ -703,6 +743,11 @@ def summary(f: dict[str, Any]) -> None:
         got, acked = f["rss_delivered"]
         row(f"peak RSS ({acked:,} alerts, {got:,} delivered)", f"{f['rss_mb']:.1f} MB",
             f"< {TARGET_RSS_MB:.0f} MB", f["rss_mb"] < TARGET_RSS_MB)
+    if "growth_ratio" in f:
+        row("ingest with 100x the events", f"{f['growth_ratio']:.2f} of the rate", ">= 0.9",
+            f["growth_ratio"] >= 0.9)
+    if not rows:
+        return
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print("\n== Summary ==")
     for r in [("figure", "measured", "target", ""), *rows]:
@@ -730,7 +775,7 @@ def main(argv: Sequence[str]) -> int:
         b = Bench(args, children, gen, workdir, capture_templates(args.captures))
         if "ceiling" in phases:
             phase_ceiling(b)
-        if phases & {"durable", "paced", "rss"}:
+        if phases & {"durable", "paced", "rss", "growth"}:
             b.fake = FakePushover(start_server(children, "pushover")[1])
         if "durable" in phases:
             phase_durable(b)
@@ -740,6 +785,8 @@ def main(argv: Sequence[str]) -> int:
             phase_paced(b)
         if "rss" in phases:
             phase_rss(b)
+        if "growth" in phases:
+            phase_growth(b)
         summary(b.figures)
         finished = True
     finally:
