@@ -21,7 +21,6 @@ import signal
 import socket
 import struct
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any
 
 from pushoverd import logs
@@ -56,11 +55,22 @@ async def _perform(client: PushoverClient, request: dict[str, Any]) -> Any:
     if op == "ping":
         return None
     if op == "limits":
-        figures = await client.limits()
-        return asdict(figures) if figures else None
+        return _limits_json(await client.limits())
     if op == "validate":
-        return asdict(await client.validate())
-    return asdict(await client.send(Message.from_dict(request["payload"])))
+        return _result_json(await client.validate())
+    return _result_json(await client.send(Message.from_dict(request["payload"])))
+
+
+# Plain dicts by hand: dataclasses.asdict deep-copies, a cost paid on every send.
+def _result_json(result: SendResult) -> dict[str, Any]:
+    return {"request_id": result.request_id, "info": result.info, "receipt": result.receipt,
+            "status_code": result.status_code, "limits": _limits_json(result.limits)}
+
+
+def _limits_json(limits: RateLimit | None) -> dict[str, Any] | None:
+    if limits is None:
+        return None
+    return {"limit": limits.limit, "remaining": limits.remaining, "reset": limits.reset}
 
 
 def _result(data: dict[str, Any]) -> SendResult:
@@ -72,7 +82,7 @@ def _error_json(exc: PushoverError) -> dict[str, Any]:
     limits = exc.limits if isinstance(exc.limits, RateLimit) else None
     return {"type": type(exc).__name__, "message": str(exc), "status": exc.status,
             "reset": getattr(exc, "reset", None), "param": getattr(exc, "param", None),
-            "limits": asdict(limits) if limits else None}
+            "limits": _limits_json(limits)}
 
 
 def _error(data: dict[str, Any]) -> Exception:
