@@ -160,6 +160,20 @@ class DeliveryWorker:
         """Send one alert's claimed deliveries one at a time; stop at the first that is not
         finished (it will be retried: the later ones wait behind it) and return the rest."""
         lane = self._lanes[key]
+        try:
+            await self._drain(lane)
+        except Exception:  # a store hiccup: what is left goes back, and is claimed again
+            log.exception("delivering %s/%s (alert %s) failed; its deliveries are retried",
+                          *key)
+        if self._stopping:
+            return  # stop() returns what is left
+        rest = list(lane)
+        del self._lanes[key]
+        self._queued -= len(rest)
+        with contextlib.suppress(Exception):  # unreleased, they come back when leases end
+            await self._release(rest)
+
+    async def _drain(self, lane: deque[Delivery]) -> None:
         while lane and not self._stopping:
             async with self._slots:
                 if self._stopping or not self.pauses.may_send(lane[0].kind, self._clock()):
@@ -171,12 +185,6 @@ class DeliveryWorker:
                 self._wake.set()
             if not finished:
                 break
-        if self._stopping:
-            return  # stop() returns what is left
-        rest = list(lane)
-        del self._lanes[key]
-        self._queued -= len(rest)
-        await self._release(rest)
 
     async def _release(self, unattempted: list[Delivery]) -> None:
         """Give claimed deliveries that were not attempted back, uncounted."""
@@ -202,6 +210,11 @@ class DeliveryWorker:
         except (ValueError, TypeError, KeyError) as exc:  # a stored payload it cannot read
             await self._store.mark_dead(d.id, f"invalid stored payload: {exc}", self._clock())
             return True
+        except Exception as exc:  # a bug in an integration must not wedge its alerts
+            log.exception("the %s sender failed unexpectedly on delivery %d", d.kind, d.id)
+            failure = DeliveryFailed(f"unexpected error in the {d.kind} sender: "
+                                     f"{type(exc).__name__}: {exc}", retry=True)
+            return await self._failed(d, failure)
         self._record_success(asyncio.ensure_future(
             self._store.mark_sent(d.id, sent.request_id, sent.info, self._clock())))
         if sent.info:

@@ -18,7 +18,7 @@ from tests.fakes.senders import ScriptedSender
 from pushoverd.delivery.base import Sent
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
-from pushoverd.errors import DeliveryFailed
+from pushoverd.errors import DeliveryFailed, StoreError
 from pushoverd.models import Delivery, DeliveryFilter, DeliveryStatus, Event, Level, NewDelivery
 from pushoverd.store.base import Collecting, Plan
 from pushoverd.store.memory import MemoryStore
@@ -258,3 +258,38 @@ async def test_a_hold_without_a_pause_still_waits_the_minimum_retry(rig: Rig) ->
     await rig.until("one", DeliveryStatus.SENT)
 
 
+
+
+async def test_a_bug_in_a_sender_is_a_retryable_failure_not_a_wedged_alert(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.senders["pushover"].script.append(RuntimeError("integration bug"))
+    await rig.enqueue("h", "one", "two", alert="cpu:host=a")
+    failed = await rig.until("one", DeliveryStatus.FAILED)
+    assert failed.last_error == ("unexpected error in the pushover sender: "
+                                 "RuntimeError: integration bug")
+    assert any(r.exc_info for r in caplog.records)  # the traceback is logged
+    await rig.advance(5.0)
+    await rig.until("two", DeliveryStatus.SENT)
+    assert rig.senders["pushover"].messages == ["one", "one", "two"]
+
+
+async def test_a_store_failure_in_a_lane_gives_its_alert_back(rig: Rig) -> None:
+    original = rig.store.mark_failed
+    calls = 0
+
+    async def flaky(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise StoreError("disk I/O error")
+        await original(*args)
+
+    rig.store.mark_failed = flaky  # type: ignore[method-assign]
+    rig.senders["pushover"].script.append(DeliveryFailed("HTTP 503", retry=True))
+    await rig.enqueue("h", "one", "two", alert="cpu:host=a")
+    await eventually(lambda: calls == 1)
+    two = await rig.until("two", DeliveryStatus.PENDING)
+    assert two.attempts == 0  # given back uncounted; "one" stays leased until its lease ends
+    await rig.advance(61.0)
+    await rig.until("two", DeliveryStatus.SENT)
+    assert (await rig.delivery("one")).status is DeliveryStatus.SENT
