@@ -164,6 +164,8 @@ class Delivery:
     summarizes: int = 0
     requeued_at: float | None = None
     """When an operator last re-queued it; its retries age from then instead of ``created_at``."""
+    receipt: str | None = None
+    """The service's handle to follow the notification up (Pushover's emergency receipt)."""
 
     @property
     def alert_key(self) -> tuple[str, str, str]:

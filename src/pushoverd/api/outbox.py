@@ -19,7 +19,8 @@ STORE = web.AppKey("store", Store)
 WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 MAX_LIMIT = 1000
 # Payload keys safe to show: never the per-handler user key.
-_SHOWN = ("message", "title", "priority", "url", "url_title", "device", "sound", "timestamp")
+_SHOWN = ("message", "title", "priority", "url", "url_title", "device", "sound", "timestamp",
+          "retry", "expire", "tags", "ttl", "html", "monospace")
 
 
 def _iso(ts: float | None) -> str | None:
@@ -35,7 +36,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "updated": _iso(d.updated_at), "next_attempt": _iso(d.next_attempt_at)
         if d.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) else None,
         "sent": _iso(d.sent_at), "requeued": _iso(d.requeued_at), "request": d.request_id,
-        "error": d.last_error,
+        "receipt": d.receipt, "error": d.last_error,
         "info": d.info, "summary": d.summary_id, "summarizes": d.summarizes,
         "notification": {k: d.payload[k] for k in _SHOWN if k in d.payload},
     }

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """An accepted notification: the service's reference for it and any notice it gave."""
+    """An accepted notification: the service's reference for it, any notice it gave, and a
+    receipt to follow it up by (an emergency's)."""
 
     request_id: str | None = None
     info: str | None = None
+    receipt: str | None = None
 
 
 class Sender(Protocol):

@@ -216,7 +216,8 @@ class DeliveryWorker:
                                      f"{type(exc).__name__}: {exc}", retry=True)
             return await self._failed(d, failure)
         self._record_success(asyncio.ensure_future(
-            self._store.mark_sent(d.id, sent.request_id, sent.info, self._clock())))
+            self._store.mark_sent(d.id, sent.request_id, sent.info, self._clock(),
+                                  sent.receipt)))
         if sent.info:
             log.warning("%s accepted delivery %d with a notice: %s", d.kind, d.id, sent.info)
         return True

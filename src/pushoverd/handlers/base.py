@@ -41,8 +41,9 @@ class Kind(Protocol):
     def compile(self, spec: HandlerSpec) -> Handler:
         """Validate the spec's options; raise ValidationError with Kapacitor's wording."""
 
-    def summarize(self, held: HeldGroup) -> dict[str, Any]:
-        """One payload standing for a handler's deliveries held back by flood control."""
+    def summarize(self, held: HeldGroup, handler: Handler | None) -> dict[str, Any]:
+        """One payload standing for a handler's deliveries held back by flood control,
+        rendered with that handler's options (None once it was deleted)."""
 
 
 def decode_options(model: type[M], options: Mapping[str, Any] | None, target: str) -> M:

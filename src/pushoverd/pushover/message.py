@@ -64,6 +64,12 @@ class Message:
     sound: str = ""
     timestamp: int | None = None
     user: str = ""  # overrides the client's default user key when set
+    retry: int | None = None  # emergency (priority 2) only, as are expire and tags
+    expire: int | None = None
+    tags: str = ""
+    ttl: int | None = None  # Pushover ignores it for emergencies
+    html: bool = False
+    monospace: bool = False
 
     @classmethod
     def build(cls, message: str, **options: Any) -> Message:

@@ -148,8 +148,8 @@ class Store(Protocol):
         a retry: a recovery never overtakes its own alert."""
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
-                        now: float) -> None:
-        """Record a successful send."""
+                        now: float, receipt: str | None = None) -> None:
+        """Record a successful send, with the service's receipt to follow it up, if any."""
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:

@@ -221,10 +221,10 @@ class MemoryStore:
                                   attempts=d.attempts + 1, updated_at=now)) for d in claimed]
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
-                        now: float) -> None:
+                        now: float, receipt: str | None = None) -> None:
         """Record a successful send."""
         self._update(delivery_id, status=DeliveryStatus.SENT, sent_at=now, updated_at=now,
-                     request_id=request_id, info=info, next_attempt_at=now)
+                     request_id=request_id, info=info, receipt=receipt, next_attempt_at=now)
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:

@@ -265,10 +265,10 @@ class SQLiteStore:
         return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
-                        now: float) -> None:
+                        now: float, receipt: str | None = None) -> None:
         """Record a successful send."""
         await self._write(lambda c: c.execute(
-            Q["mark_sent"], (now, now, request_id, info, now, delivery_id)))
+            Q["mark_sent"], (now, now, request_id, info, receipt, now, delivery_id)))
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:
@@ -479,7 +479,7 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         level=Level(row[5]), payload=json.loads(row[6]), status=DeliveryStatus(row[7]),
         attempts=row[8], created_at=row[9], next_attempt_at=row[10], updated_at=row[11],
         sent_at=row[12], request_id=row[13], last_error=row[14], info=row[15],
-        summary_id=row[16], summarizes=row[17], requeued_at=row[18])
+        summary_id=row[16], summarizes=row[17], requeued_at=row[18], receipt=row[19])
 
 
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:

@@ -196,7 +196,9 @@ class TopicService:
         return NewDelivery(
             topic=held.topic, handler_id=held.handler_id, kind=latest.kind,
             event_id=latest.event_id, level=max(held.by_level), status=status, last_error=error,
-            payload=self._kinds.kind(latest.kind).summarize(held), summarizes=held.count)
+            payload=self._kinds.kind(latest.kind).summarize(
+                held, route.handler if route and route.spec.kind == latest.kind else None),
+            summarizes=held.count)
 
     # Re-queueing ---------------------------------------------------------------------------
     async def requeue(self, query: DeliveryFilter) -> int:

@@ -1106,8 +1106,8 @@ async def test_a_delivery_shows_its_state(outbox: Api) -> None:
     assert one == newest
     assert list(one) == ["id", "topic", "handler", "kind", "event", "level", "priority",
                          "status", "attempts", "created", "updated", "next_attempt", "sent",
-                         "requeued", "request", "error", "info", "summary", "summarizes",
-                         "notification"]
+                         "requeued", "request", "receipt", "error", "info", "summary",
+                         "summarizes", "notification"]
     assert (one["topic"], one["handler"], one["event"], one["level"], one["priority"],
             one["status"], one["sent"], one["error"]) == (
         "mem", "h", "mem:host=a", "WARNING", 0, "pending", None, None)

@@ -1,19 +1,18 @@
-"""The ``pushover`` handler kind: Kapacitor's options, levels and form fields.
+"""The ``pushover`` handler kind: Kapacitor's levels and form fields, plus emergencies.
 
-Options that can never work are refused when the handler is defined, not at send time: a
-``user-key`` that is not a Pushover key, a ``device`` that is not a device name. A sound that
-is not one of Pushover's own may be a custom sound, so it is accepted with a warning.
+A level maps to Kapacitor's priority unless the handler's ``priorities`` says otherwise; an
+emergency (priority 2) carries ``retry``, ``expire`` and a tag naming its handler and alert, so
+that it can be cancelled by tag. The options themselves are checked in ``options.py``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from pushoverd.handlers.base import decode_options
+from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
 from pushoverd.models import Event, HandlerSpec, HeldGroup, Level
 from pushoverd.pushover.message import Message
 
@@ -25,50 +24,14 @@ PRIORITIES = {Level.OK: -2, Level.INFO: -1, Level.WARNING: 0, Level.CRITICAL: 1}
 SECRET_OPTIONS = frozenset({"user-key"})
 """Options that hold a secret: the API shows REDACTED, never their value."""
 
-# Pushover's documented formats: user and group keys are 30 letters and digits (at most 50
-# joined by commas); device names are up to 25 letters, digits, "-" or "_", comma-separated.
-_KEY = re.compile(r"[A-Za-z0-9]{30}")
-_MAX_KEYS = 50
-_DEVICE = re.compile(r"[A-Za-z0-9_-]{1,25}")
-BUILTIN_SOUNDS = frozenset({
-    "pushover", "bike", "bugle", "cashregister", "classical", "cosmic", "falling", "gamelan",
-    "incoming", "intermission", "magic", "mechanical", "pianobar", "siren", "spacealarm",
-    "tugboat", "alien", "climb", "persistent", "echo", "updown", "vibrate", "none"})
-"""The sounds every Pushover application has (``/1/sounds.json`` adds the custom ones)."""
-
 _NS = 1_000_000_000
 
 
-class PushoverOptions(BaseModel):
-    """A pushover handler's options, with Kapacitor's (kebab-case) names."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    device: str = ""
-    title: str = ""
-    url: str = ""
-    url_title: str = Field("", alias="url-title")
-    sound: str = ""
-    user_key: str = Field("", alias="user-key", repr=False)
-
-    @field_validator("user_key")
-    @classmethod
-    def _check_key(cls, value: str) -> str:
-        keys = value.split(",") if value else []
-        if len(keys) > _MAX_KEYS or not all(_KEY.fullmatch(k) for k in keys):
-            # Never echo the value: it is a secret.
-            raise ValueError("must be a Pushover user or group key: 30 letters and digits "
-                             f"(at most {_MAX_KEYS} joined by commas)")
-        return value
-
-    @field_validator("device")
-    @classmethod
-    def _check_device(cls, value: str) -> str:
-        bad = [d for d in value.split(",") if not _DEVICE.fullmatch(d)] if value else []
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a Pushover device name: up to 25 letters, "
-                             "digits, '-' or '_', several separated by commas")
-        return value
+def alert_tag(topic: str, handler_id: str, event_id: str) -> str:
+    """The tag an emergency carries for its handler and alert: Pushover cancels by tag, and
+    uses it verbatim in a URL, so it is a digest of letters and digits."""
+    digest = hashlib.sha256(f"{topic}\0{handler_id}\0{event_id}".encode()).hexdigest()
+    return f"pd{digest[:24]}"
 
 
 class PushoverHandler:
@@ -78,16 +41,38 @@ class PushoverHandler:
         self.spec = spec
         self.options = options
 
+    def priority(self, level: Level) -> int:
+        """The priority a level is sent at: the handler's ``priorities``, else Kapacitor's."""
+        return self.options.priorities.get(level, PRIORITIES.get(level, 0))
+
     def render(self, topic: str, event: Event) -> dict[str, Any]:
         """The message for ``event``; the alert's own time goes out as ``timestamp``."""
         o = self.options
         message = Message.build(
             message=event.message if event.message.strip() else event.id,
-            priority=PRIORITIES.get(event.level, 0),
             title=o.title, url=o.url, url_title=o.url_title, device=o.device, sound=o.sound,
-            timestamp=_timestamp(event.time_ns), user=o.user_key,
-        )
+            timestamp=_timestamp(event.time_ns), user=o.user_key, html=o.html,
+            monospace=o.monospace, **self._urgency(self.priority(event.level), topic, event.id))
         return message.to_dict()
+
+    def _urgency(self, priority: int, topic: str, event_id: str) -> dict[str, Any]:
+        """The priority and what goes with it: retry, expire and a tag for an emergency, the
+        ttl otherwise (Pushover ignores it for emergencies)."""
+        if priority != EMERGENCY:
+            return {"priority": priority, "ttl": self.options.ttl}
+        return {"priority": priority, "retry": self.options.retry,
+                "expire": self.options.expire, "tags": alert_tag(topic, self.spec.id, event_id)}
+
+    def summary(self, held: HeldGroup) -> dict[str, Any]:
+        """"37 more alerts on topic cpu: 30 CRITICAL, 7 WARNING; latest: ...", sent with the
+        latest alert's title, url, device, sound and recipient, at the highest priority its
+        held levels map to (an emergency, with retry and expire, if one of them does)."""
+        fields = {k: v for k, v in held.latest.payload.items()
+                  if k not in ("priority", "retry", "expire", "tags", "ttl")}
+        priority = max(self.priority(level) for level in held.by_level)
+        return Message.build(**{
+            **fields, "message": summary_text(held),
+            **self._urgency(priority, held.topic, held.latest.event_id)}).to_dict()
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` sent to this handler's current user key (the default key if unset)."""
@@ -131,15 +116,13 @@ class PushoverKind:
                         spec.topic, spec.id, options.sound)
         return PushoverHandler(spec, options)
 
-    def summarize(self, held: HeldGroup) -> dict[str, Any]:
-        """"37 more alerts on topic cpu: 30 CRITICAL, 7 WARNING; latest: ...", sent with the
-        latest alert's title, url, device, sound and recipient, at the priority of the most
-        severe level held."""
-        return Message.build(**{
-            **held.latest.payload,
-            "message": summary_text(held),
-            "priority": PRIORITIES[max(held.by_level)],
-        }).to_dict()
+    def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
+        """One flood summary for ``held``, rendered by its handler (or, once the handler is
+        gone, with the default options)."""
+        if not isinstance(handler, PushoverHandler):
+            spec = HandlerSpec(held.topic, held.handler_id, self.name)
+            handler = PushoverHandler(spec, PushoverOptions())
+        return handler.summary(held)
 
 
 def summary_text(held: HeldGroup) -> str:

@@ -94,7 +94,7 @@ class PushoverSender:
             raise DeliveryFailed(str(exc), retry=True,
                                  pause_until=self._clock() + MIN_RETRY_SECONDS) from None
         self._succeeded(result.limits)
-        return Sent(result.request_id, result.info)
+        return Sent(result.request_id, result.info, result.receipt)
 
     def _hold_refused(self, payload: dict[str, Any], now: float) -> None:
         user = payload.get("user")

@@ -4,7 +4,7 @@
 -- name: delivery_columns
 id, topic, handler_id, kind, event_id, level, payload, status, attempts, created_at,
 next_attempt_at, updated_at, sent_at, request_id, last_error, info, summary_id, summarizes,
-requeued_at
+requeued_at, receipt
 
 -- name: event_columns
 id, message, details, time_ns, duration_ns, level, previous_level
@@ -111,7 +111,7 @@ WHERE id IN (
 RETURNING {delivery_columns}
 
 -- name: mark_sent
-UPDATE deliveries SET status='sent', sent_at=?, updated_at=?, request_id=?, info=?,
+UPDATE deliveries SET status='sent', sent_at=?, updated_at=?, request_id=?, info=?, receipt=?,
     lease_until=NULL, next_attempt_at=? WHERE id=?
 
 -- name: mark_failed
