@@ -115,6 +115,10 @@ def _check_others(form: dict[str, str]) -> list[Problem]:
     problems = []
     if "timestamp" in form and not _is_int(form["timestamp"]):
         problems.append(("timestamp", "timestamp is invalid"))
+    if "ttl" in form and not (_is_int(form["ttl"]) and int(form["ttl"]) > 0):
+        problems.append(("ttl", "ttl must be a positive number of seconds"))
+    if form.get("html") == "1" and form.get("monospace") == "1":
+        problems.append(("html", "html and monospace cannot both be set"))
     devices = form.get("device", "")
     if devices and not all(_DEVICE.fullmatch(d) for d in devices.split(",")):
         problems.append(("device", "device name is invalid"))

@@ -62,6 +62,8 @@ def test_emergency_priority_gets_a_receipt(fake: FakePushover, http: httpx.Clien
     ({"priority": "high"}, "priority", "priority is invalid"),
     ({"priority": "2", "expire": "60"}, "retry", "retry"),
     ({"priority": "2", "retry": "30", "expire": "10801"}, "expire", "expire"),
+    ({"ttl": "0"}, "ttl", "ttl"),
+    ({"html": "1", "monospace": "1"}, "html", "monospace"),
     ({"timestamp": "yesterday"}, "timestamp", "timestamp is invalid"),
     ({"device": "my phone"}, "device", "device"),
 ])
