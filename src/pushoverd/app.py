@@ -25,6 +25,7 @@ from pushoverd.handlers.pushover import (
     Transport,
 )
 from pushoverd.handlers.pushover.breaker import Breaker
+from pushoverd.handlers.pushover.receipts import ReceiptPoller
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
 from pushoverd.pushover.client import PushoverClient
@@ -95,6 +96,8 @@ class Daemon:
         self.worker = build_worker(config, self.store, self.senders)
         self.topics = TopicService(self.store, build_kinds(config),
                                    on_enqueued=self.worker.notify, flood=flood_rule(config))
+        self.receipts = ReceiptPoller(self.store, self.transport,
+                                      config.pushoverd.receipts.poll_interval)
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,
                                        refresh=self.topics.refresh)
@@ -119,6 +122,7 @@ class Daemon:
         for sender in self.senders.values():  # ready before the first alert can arrive
             await sender.start()
         self.worker.start()
+        self.receipts.start()
         self.maintenance.start()
         await self._serve()
 
@@ -149,6 +153,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.maintenance.stop()
+        await self.receipts.stop()
         await self.worker.stop(grace)
         for sender in self.senders.values():
             await sender.aclose()

@@ -125,6 +125,31 @@ class DeliveryStatus(StrEnum):
     """Held back by flood control; covered by a summary delivery (``summary_id``)."""
 
 
+class ReceiptState(StrEnum):
+    """Where a notification that must be answered (an emergency) stands."""
+
+    OUTSTANDING = "outstanding"
+    """Sent, repeating on the phones, nobody has acknowledged it yet."""
+    ACKNOWLEDGED = "acknowledged"
+    EXPIRED = "expired"
+    """Nobody acknowledged it before its ``expire``."""
+    CANCELLED = "cancelled"
+    """Its alert recovered (or changed level) and its repeats were stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptUpdate:
+    """What a check of a receipt found, and when to look again (None: never)."""
+
+    state: ReceiptState
+    next_check_at: float | None = None
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    """Who acknowledged: a recipient's name, or a key masked to its first and last 4
+    characters (never a whole key)."""
+    acknowledged_by_device: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class NewDelivery:
     """A notification to enqueue, rendered when its event is collected."""
@@ -166,6 +191,12 @@ class Delivery:
     """When an operator last re-queued it; its retries age from then instead of ``created_at``."""
     receipt: str | None = None
     """The service's handle to follow the notification up (Pushover's emergency receipt)."""
+    receipt_state: ReceiptState | None = None
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    acknowledged_by_device: str | None = None
+    receipt_check_at: float | None = None
+    """When its receipt is checked next (while outstanding)."""
 
     @property
     def alert_key(self) -> tuple[str, str, str]:
@@ -213,3 +244,6 @@ class OutboxStats:
 
     counts: dict[str, int] = field(default_factory=dict)
     oldest_pending_at: float | None = None
+    outstanding_receipts: int = 0
+    """Emergencies sent and not yet acknowledged, expired or cancelled."""
+    oldest_outstanding_at: float | None = None

@@ -21,6 +21,8 @@ from pushoverd.models import (
     HeldGroup,
     Level,
     NewDelivery,
+    ReceiptState,
+    ReceiptUpdate,
     TopicState,
 )
 from pushoverd.store.base import Collecting, Plan, Store
@@ -539,6 +541,59 @@ async def test_a_delivery_held_after_the_flush_read_waits_for_the_next_summary(
     await store.collect("cpu", [event("e2")], hold)
     assert await store.flush_coalesced(later(), summarize) == 1
     assert summaries == [1, 1]  # each held delivery in exactly one summary
+
+
+async def test_a_receipt_makes_an_outstanding_emergency_due_a_check_at_once(
+        store: Store) -> None:
+    emergency, plain = await enqueue(store, 2)
+    now = later()
+    await claim(store, now)
+    await store.mark_sent(emergency, "r1", None, now, receipt="R" * 30)
+    await store.mark_sent(plain, "r2", None, now)
+    [due] = await store.receipts_due(now, 10)
+    assert (due.id, due.receipt, due.receipt_state, due.receipt_check_at) == (
+        emergency, "R" * 30, ReceiptState.OUTSTANDING, now)
+    assert (await store.delivery(plain)).receipt_state is None  # type: ignore[union-attr]
+    assert await store.receipts_due(now - 1, 10) == []
+    stats = await store.stats()
+    assert (stats.outstanding_receipts, stats.oldest_outstanding_at) == (1, now)
+
+
+async def test_a_receipt_check_records_the_next_check_or_the_outcome(store: Store) -> None:
+    [delivery_id] = await enqueue(store, 1)
+    now = later()
+    await claim(store, now)
+    await store.mark_sent(delivery_id, "r", None, now, receipt="R" * 30)
+    waiting = ReceiptUpdate(ReceiptState.OUTSTANDING, next_check_at=now + 30)
+    assert await store.record_receipt(delivery_id, waiting, now) is True
+    assert await store.receipts_due(now + 29, 10) == []
+    assert [d.id for d in await store.receipts_due(now + 30, 10)] == [delivery_id]
+
+    acked = ReceiptUpdate(ReceiptState.ACKNOWLEDGED, acknowledged_at=now + 40,
+                          acknowledged_by="alice", acknowledged_by_device="phone")
+    assert await store.record_receipt(delivery_id, acked, now + 41) is True
+    shown = await store.delivery(delivery_id)
+    assert shown is not None
+    assert (shown.receipt_state, shown.acknowledged_at, shown.acknowledged_by,
+            shown.acknowledged_by_device) == (ReceiptState.ACKNOWLEDGED, now + 40, "alice",
+                                              "phone")
+    assert await store.receipts_due(now + 3600, 10) == []
+    assert (await store.stats()).outstanding_receipts == 0
+    # A late answer (a lost callback, say) changes nothing once the outcome is known.
+    late = ReceiptUpdate(ReceiptState.EXPIRED)
+    assert await store.record_receipt(delivery_id, late, now + 50) is False
+    assert (await store.delivery(delivery_id)).receipt_state is ReceiptState.ACKNOWLEDGED  # type: ignore[union-attr]
+
+
+async def test_receipts_due_come_longest_waiting_first_up_to_the_limit(store: Store) -> None:
+    ids = await enqueue(store, 3)
+    now = later()
+    await claim(store, now)
+    for n, delivery_id in enumerate(ids):
+        await store.mark_sent(delivery_id, "r", None, now, receipt=f"{n}" * 30)
+        await store.record_receipt(delivery_id, ReceiptUpdate(
+            ReceiptState.OUTSTANDING, next_check_at=now + 10 - n), now)
+    assert [d.id for d in await store.receipts_due(now + 10, 2)] == [ids[2], ids[1]]
 
 
 async def test_deliveries_are_listed_newest_first_and_filtered(store: Store) -> None:

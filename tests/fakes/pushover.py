@@ -34,6 +34,8 @@ from aiohttp import web
 MESSAGES_PATH = "/1/messages.json"
 VALIDATE_PATH = "/1/users/validate.json"
 LIMITS_PATH = "/1/apps/limits.json"
+_RECEIPT_PATH = re.compile(r"/1/receipts/([A-Za-z0-9]+)\.json")
+_CANCEL_PATH = re.compile(r"/1/receipts/cancel_by_tag/([^/]+)\.json")
 _KEY = re.compile(r"[A-Za-z0-9]{30}")
 _DEVICE = re.compile(r"[A-Za-z0-9_-]{1,25}")
 _INT = re.compile(r"-?[0-9]+")
@@ -158,6 +160,8 @@ class FakePushover:
         self._in_flight = 0
         self._peers: set[Any] = set()
         self._requests: list[Received] = []
+        self._receipts: dict[str, dict[str, Any]] = {}
+        self.cancelled_tags: list[str] = []
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -232,6 +236,29 @@ class FakePushover:
         """Close the connection of the next ``n`` requests without answering."""
         with self._changed:
             self._drops += n
+
+    def acknowledge(self, receipt: str, user: str, device: str = "phone") -> None:
+        """Someone acknowledged the emergency behind ``receipt`` on ``device``."""
+        with self._changed:
+            self._receipts[receipt].update(acknowledged=1, acknowledged_at=int(time.time()),
+                                           acknowledged_by=user, acknowledged_by_device=device)
+
+    def expire(self, receipt: str) -> None:
+        """The emergency behind ``receipt`` ran out of repeats unacknowledged."""
+        with self._changed:
+            self._receipts[receipt]["expired"] = 1
+
+    @property
+    def receipts(self) -> dict[str, dict[str, Any]]:
+        """Every receipt issued, with its state (tags, acknowledged, expired, cancelled)."""
+        with self._changed:
+            return {r: dict(state) for r, state in self._receipts.items()}
+
+    @property
+    def receipt_checks(self) -> list[Received]:
+        """The ``receipts/<receipt>.json`` requests."""
+        with self._changed:
+            return [r for r in self._requests if _RECEIPT_PATH.fullmatch(r.path)]
 
     def rate_limit(self, remaining: int, reset: int, limit: int = 10000) -> None:
         """Set the quota figures; once ``remaining`` reaches 0, answer 429."""
@@ -361,6 +388,10 @@ class FakePushover:
             return self._validation(raw, request_id)
         if request.path == LIMITS_PATH and request.method == "GET":
             return self._limits(request, request_id)
+        if (found := _RECEIPT_PATH.fullmatch(request.path)) and request.method == "GET":
+            return self._receipt(request, found.group(1), request_id)
+        if (found := _CANCEL_PATH.fullmatch(request.path)) and request.method == "POST":
+            return self._cancel(raw, found.group(1), request_id)
         if request.path != MESSAGES_PATH or request.method != "POST":
             return 404, {"status": 0, "request": request_id, "errors": ["resource not found"]}
         problems = self._problems(request, raw)
@@ -392,6 +423,31 @@ class FakePushover:
         return 200, {"status": 1, "limit": self._limit, "remaining": self._remaining,
                      "reset": self._reset, "request": request_id}
 
+    def _receipt(self, request: web.Request, receipt: str,
+                 request_id: str) -> tuple[int, dict[str, Any]]:
+        """``GET /1/receipts/<receipt>.json?token=`` (called with the lock held)."""
+        if problems := _check_token(request.query.get("token"), self.token):
+            return 400, {"status": 0, "request": request_id, "token": "invalid",
+                         "errors": [text for _, text in problems]}
+        state = self._receipts.get(receipt)
+        if state is None:
+            return 404, {"status": 0, "request": request_id, "receipt": "not found",
+                         "errors": ["receipt not found; may be invalid or expired"]}
+        shown = {k: v for k, v in state.items() if k not in ("tags", "cancelled")}
+        return 200, {"status": 1, "request": request_id, **shown}
+
+    def _cancel(self, raw: str, tag: str, request_id: str) -> tuple[int, dict[str, Any]]:
+        """``POST /1/receipts/cancel_by_tag/<tag>.json`` (called with the lock held)."""
+        if problems := _check_token(_parse(raw).get("token"), self.token):
+            return 400, {"status": 0, "request": request_id, "token": "invalid",
+                         "errors": [text for _, text in problems]}
+        self.cancelled_tags.append(tag)
+        hit = [s for s in self._receipts.values()
+               if tag in s["tags"] and not s["acknowledged"] and not s["cancelled"]]
+        for state in hit:
+            state["cancelled"] = True
+        return 200, {"status": 1, "request": request_id, "canceled": len(hit)}
+
     def _problems(self, request: web.Request, raw: str) -> list[Problem]:
         # The real API also takes JSON and multipart; Kapacitor and pushoverd send forms,
         # so the fake insists on them to catch a client that drifts.
@@ -399,11 +455,16 @@ class FakePushover:
             return [("content_type", "request body must be form-encoded")]
         return validate(_parse(raw), self.token, self.users)
 
-    @staticmethod
-    def _success(raw: str, request_id: str) -> dict[str, Any]:
+    def _success(self, raw: str, request_id: str) -> dict[str, Any]:
         body: dict[str, Any] = {"status": 1, "request": request_id}
-        if _parse(raw).get("priority", "").strip() == "2":
-            body["receipt"] = secrets.token_hex(15)  # 30 alphanumeric characters
+        form = _parse(raw)
+        if form.get("priority", "").strip() == "2":
+            receipt = body["receipt"] = secrets.token_hex(15)  # 30 alphanumeric characters
+            self._receipts[receipt] = {
+                "tags": [t for t in form.get("tags", "").split(",") if t], "acknowledged": 0,
+                "acknowledged_at": 0, "acknowledged_by": "", "acknowledged_by_device": "",
+                "expired": 0, "expires_at": int(time.time()) + int(form["expire"]),
+                "cancelled": False}
         return body
 
     def _record(self, request: web.Request, raw: str, status: int) -> None:

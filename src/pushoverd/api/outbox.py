@@ -11,7 +11,7 @@ from pushoverd.api.http import json_response
 from pushoverd.api.kapacitor import SERVICE
 from pushoverd.delivery.worker import DeliveryWorker
 from pushoverd.errors import NotFound, ValidationError
-from pushoverd.models import Delivery, DeliveryFilter, DeliveryStatus
+from pushoverd.models import Delivery, DeliveryFilter, DeliveryStatus, ReceiptState
 from pushoverd.store.base import Store
 from pushoverd.timefmt import format_unix, parse_rfc3339nano
 
@@ -36,7 +36,11 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "updated": _iso(d.updated_at), "next_attempt": _iso(d.next_attempt_at)
         if d.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) else None,
         "sent": _iso(d.sent_at), "requeued": _iso(d.requeued_at), "request": d.request_id,
-        "receipt": d.receipt, "error": d.last_error,
+        "receipt": d.receipt, "receipt_state": d.receipt_state.value if d.receipt_state else None,
+        "acknowledged_at": _iso(d.acknowledged_at), "acknowledged_by": d.acknowledged_by,
+        "acknowledged_by_device": d.acknowledged_by_device,
+        "expired": d.receipt_state is ReceiptState.EXPIRED,
+        "cancelled": d.receipt_state is ReceiptState.CANCELLED, "error": d.last_error,
         "info": d.info, "summary": d.summary_id, "summarizes": d.summarizes,
         "notification": {k: d.payload[k] for k in _SHOWN if k in d.payload},
     }
@@ -141,6 +145,9 @@ async def status(request: web.Request) -> web.Response:
     return json_response({
         "outbox": stats.counts,
         "oldest_pending_age_seconds": None if oldest is None else round(now - oldest, 3),
+        "emergencies": {
+            "outstanding": stats.outstanding_receipts,
+            "oldest_sent": _iso(stats.oldest_outstanding_at)},
         "delivery": request.app[WORKER].status(),
     })
 

@@ -44,6 +44,8 @@ _TABLE_HELP = {
     "pushoverd.store": "The store for topics, handlers and the delivery outbox.",
     "pushoverd.delivery": "Delivery: the outbox worker that sends to Pushover and retries.",
     "pushoverd.flood": "Flood control: coalesce a burst of notifications from one handler.",
+    "pushoverd.receipts": "Emergencies (priority 2): checking their receipts until someone\n"
+                          "acknowledges them, they expire or they are cancelled.",
 }
 
 

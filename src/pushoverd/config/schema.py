@@ -288,12 +288,30 @@ class FloodConfig(_OwnSection):
         "The window rate counts in."))
 
 
+def _at_least_five_seconds(value: float) -> float:
+    # Pushover: poll a receipt no more often than once every 5 seconds.
+    if value < 5.0:
+        raise ValueError("must be at least 5s (Pushover's limit for polling a receipt)")
+    return value
+
+
+class ReceiptsConfig(_OwnSection):
+    """``[pushoverd.receipts]``: following emergencies (priority 2) up by their receipts."""
+
+    poll_interval: Annotated[float, BeforeValidator(_to_seconds),
+                             AfterValidator(_at_least_five_seconds)] = Field(
+        _seconds("30s"), alias="poll-interval", description=(
+            "How often an unacknowledged emergency's receipt is checked with Pushover "
+            "(receipts/<receipt>.json, which costs no message). At least 5s."))
+
+
 class PushoverdConfig(_OwnSection):
     """``[pushoverd]``: pushoverd's own settings, kept out of every table name Kapacitor uses."""
 
     store: StoreConfig = Field(default_factory=StoreConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     flood: FloodConfig = Field(default_factory=FloodConfig)
+    receipts: ReceiptsConfig = Field(default_factory=ReceiptsConfig)
 
 
 class Config(_KapacitorSection):

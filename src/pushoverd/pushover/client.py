@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import httpx
@@ -101,6 +101,19 @@ class SendResult:
     receipt: str | None  # emergency priority only
     status_code: int
     limits: RateLimit | None
+    canceled: int = 0  # cancel_by_tag only: how many emergencies it stopped
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptStatus:
+    """An emergency's receipt as ``receipts/<receipt>.json`` reports it (Unix times)."""
+
+    acknowledged: bool
+    acknowledged_at: int | None
+    acknowledged_by: str | None  # a user key: a secret, never shown whole
+    acknowledged_by_device: str | None
+    expired: bool
+    expires_at: int | None
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -169,7 +182,6 @@ class PushoverClient:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._url = url
         self._validate_url = _sibling_url(url, "users/validate.json")
-        self._limits_url = _sibling_url(url, "apps/limits.json")
         self._host = httpx.URL(url).host or url
         self._token = token
         self._user_key = user_key
@@ -218,16 +230,38 @@ class PushoverClient:
     async def limits(self) -> RateLimit | None:
         """The application's quota from ``GET apps/limits.json`` (costs no message); None when
         the figures cannot be read. Raises like ``send`` when the request fails."""
-        if self._limits_url is None:
-            raise PushoverTransientError("no apps/limits.json endpoint beside the messages URL")
+        response = await self._get("apps/limits.json")
+        return _limits_body(_json_object(response))
+
+    async def receipt(self, receipt: str) -> ReceiptStatus:
+        """An emergency's receipt (``GET receipts/<receipt>.json``, no message spent; Pushover
+        asks for no more than one check every 5 seconds). Raises like ``send``."""
+        payload = _json_object(await self._get(f"receipts/{quote(receipt, safe='')}.json"))
+        return _receipt_body(payload or {})
+
+    async def cancel_by_tag(self, tag: str) -> int:
+        """Stop the repeats of every unacknowledged emergency carrying ``tag``; how many
+        (``POST receipts/cancel_by_tag/<tag>.json``, no message spent)."""
+        url = self._endpoint(f"receipts/cancel_by_tag/{quote(tag, safe='')}.json")
+        result = await self._post(url, urlencode([("token", self._token)]), (self._token,))
+        return result.canceled
+
+    async def _get(self, endpoint: str) -> httpx.Response:
+        url = self._endpoint(endpoint)
         async with self._gate:
             try:
-                response = await self._http.get(self._limits_url, params={"token": self._token})
+                response = await self._http.get(url, params={"token": self._token})
             except httpx.RequestError as exc:
                 text = f"Pushover {_transport_kind(exc)} ({self._host}): {type(exc).__name__}"
                 raise PushoverTransientError(text) from None
         _classify(response, (self._token,))
-        return _limits_body(_json_object(response))
+        return response
+
+    def _endpoint(self, endpoint: str) -> str:
+        url = _sibling_url(self._url, endpoint)
+        if url is None:
+            raise PushoverTransientError(f"no {endpoint} endpoint beside the messages URL")
+        return url
 
     async def send(self, message: Message) -> SendResult:
         """POST one message; raise a ``PushoverError`` subclass when it was not accepted."""
@@ -263,6 +297,23 @@ def _sibling_url(messages_url: str, endpoint: str) -> str | None:
     return f"{base}/{endpoint}" if last == "messages.json" else None
 
 
+def _int_field(payload: dict[str, Any], key: str) -> int | None:
+    value = payload.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value else None
+
+
+def _receipt_body(payload: dict[str, Any]) -> ReceiptStatus:
+    """A ``receipts/<receipt>.json`` answer; absent or zero times read as None."""
+    by = payload.get("acknowledged_by")
+    device = payload.get("acknowledged_by_device")
+    return ReceiptStatus(
+        acknowledged=payload.get("acknowledged") == 1,
+        acknowledged_at=_int_field(payload, "acknowledged_at"),
+        acknowledged_by=by if isinstance(by, str) and by else None,
+        acknowledged_by_device=device if isinstance(device, str) and device else None,
+        expired=payload.get("expired") == 1, expires_at=_int_field(payload, "expires_at"))
+
+
 def _limits_body(payload: dict[str, Any] | None) -> RateLimit | None:
     """The figures of a ``limits.json`` answer, each an integer or None."""
     figures = [(payload or {}).get(k) for k in ("limit", "remaining", "reset")]
@@ -278,8 +329,10 @@ def _classify(response: httpx.Response, secrets: Iterable[str]) -> SendResult:
     status = response.status_code
     payload = _json_object(response)
     if 200 <= status < 300:
+        canceled = (payload or {}).get("canceled")
         return SendResult(_str_or_none(payload, "request"), _str_or_none(payload, "info"),
-                          _str_or_none(payload, "receipt"), status, limits)
+                          _str_or_none(payload, "receipt"), status, limits,
+                          canceled if isinstance(canceled, int) else 0)
     text = redact(_describe(response, payload), secrets)
     error: PushoverError
     if status == 429:

@@ -28,6 +28,7 @@ from pushoverd.models import (
     Level,
     NewDelivery,
     OutboxStats,
+    ReceiptUpdate,
     TopicState,
 )
 
@@ -172,8 +173,17 @@ class Store(Protocol):
         waiting for a retry; ``query.statuses`` narrows that) due now, with the payload
         ``readdress`` gives; keeps ``created_at``, records ``requeued_at``. How many."""
 
+    async def receipts_due(self, now: float, limit: int) -> list[Delivery]:
+        """Up to ``limit`` outstanding emergencies (sent with a receipt, not acknowledged,
+        expired or cancelled) whose receipt check is due, the longest waiting first."""
+
+    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
+        """Record what a receipt check found (acknowledged, by whom, expired, or the next check
+        time), if the receipt is still outstanding; whether it was."""
+
     async def stats(self) -> OutboxStats:
-        """Outbox depth by status and the oldest waiting delivery."""
+        """Outbox depth by status, the oldest waiting delivery, and the outstanding
+        emergencies (how many, the oldest's send time)."""
 
     async def flush_coalesced(self, now: float, summarize: Summarizer) -> int:
         """Enqueue due summaries of coalesced deliveries, linking every held delivery up to

@@ -26,6 +26,8 @@ from pushoverd.models import (
     Level,
     NewDelivery,
     OutboxStats,
+    ReceiptState,
+    ReceiptUpdate,
     TopicState,
 )
 from pushoverd.store.base import (
@@ -222,9 +224,29 @@ class MemoryStore:
 
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
                         now: float, receipt: str | None = None) -> None:
-        """Record a successful send."""
+        """Record a successful send; a receipt makes it an outstanding emergency."""
+        state = None if receipt is None else ReceiptState.OUTSTANDING
         self._update(delivery_id, status=DeliveryStatus.SENT, sent_at=now, updated_at=now,
-                     request_id=request_id, info=info, receipt=receipt, next_attempt_at=now)
+                     request_id=request_id, info=info, receipt=receipt, next_attempt_at=now,
+                     receipt_state=state, receipt_check_at=None if receipt is None else now)
+
+    async def receipts_due(self, now: float, limit: int) -> list[Delivery]:
+        """Outstanding emergencies whose receipt is due a check, longest waiting first."""
+        due = self._select(lambda d: d.receipt_state is ReceiptState.OUTSTANDING
+                           and d.receipt_check_at is not None and d.receipt_check_at <= now)
+        return sorted(due, key=lambda d: (d.receipt_check_at or 0.0, d.id))[:limit]
+
+    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
+        """Record what a receipt check found, if the receipt is still outstanding; whether."""
+        found = self._by_ids([delivery_id])
+        if not found or found[0].receipt_state is not ReceiptState.OUTSTANDING:
+            return False
+        self._put(replace(found[0], receipt_state=update.state,
+                          receipt_check_at=update.next_check_at,
+                          acknowledged_at=update.acknowledged_at,
+                          acknowledged_by=update.acknowledged_by,
+                          acknowledged_by_device=update.acknowledged_by_device, updated_at=now))
+        return True
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:
@@ -277,7 +299,9 @@ class MemoryStore:
             counts[d.status.value] += 1
             if d.status in _OPEN and (oldest is None or d.created_at < oldest):
                 oldest = d.created_at
-        return OutboxStats(counts, oldest)
+        outstanding = [d.sent_at or 0.0 for d in self._select(
+            lambda d: d.receipt_state is ReceiptState.OUTSTANDING)]
+        return OutboxStats(counts, oldest, len(outstanding), min(outstanding, default=None))
 
     async def flush_coalesced(self, now: float, summarize: Summarizer) -> int:
         """Enqueue a summary for each handler's due coalesced deliveries, linking them."""

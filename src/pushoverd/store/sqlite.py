@@ -35,6 +35,8 @@ from pushoverd.models import (
     Level,
     NewDelivery,
     OutboxStats,
+    ReceiptState,
+    ReceiptUpdate,
     TopicState,
 )
 from pushoverd.store.base import (
@@ -267,8 +269,9 @@ class SQLiteStore:
     async def mark_sent(self, delivery_id: int, request_id: str | None, info: str | None,
                         now: float, receipt: str | None = None) -> None:
         """Record a successful send."""
-        await self._write(lambda c: c.execute(
-            Q["mark_sent"], (now, now, request_id, info, receipt, now, delivery_id)))
+        args = {"now": now, "request": request_id, "info": info, "receipt": receipt,
+                "id": delivery_id}
+        await self._write(lambda c: c.execute(Q["mark_sent"], args))
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:
@@ -313,12 +316,25 @@ class SQLiteStore:
 
         return await self._write(write)
 
+    async def receipts_due(self, now: float, limit: int) -> list[Delivery]:
+        """Outstanding emergencies whose receipt is due a check, longest waiting first."""
+        rows = await self._read(lambda c: c.execute(Q["receipts_due"], (now, limit)).fetchall())
+        return [_delivery(r) for r in rows]
+
+    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
+        """Record what a receipt check found, if the receipt is still outstanding; whether."""
+        args = (update.state.value, update.next_check_at, update.acknowledged_at,
+                update.acknowledged_by, update.acknowledged_by_device, now, delivery_id)
+        return await self._write(lambda c: c.execute(Q["record_receipt"], args).rowcount > 0)
+
     async def stats(self) -> OutboxStats:
-        """Outbox depth by status and the oldest waiting delivery."""
+        """Outbox depth by status, the oldest waiting delivery, outstanding emergencies."""
         def read(conn: sqlite3.Connection) -> OutboxStats:
             counts = dict(conn.execute(Q["count_by_status"]).fetchall())
             oldest = conn.execute(Q["oldest_open"]).fetchone()[0]
-            return OutboxStats({s.value: counts.get(s.value, 0) for s in DeliveryStatus}, oldest)
+            receipts, oldest_receipt = conn.execute(Q["outstanding_receipts"]).fetchone()
+            return OutboxStats({s.value: counts.get(s.value, 0) for s in DeliveryStatus},
+                               oldest, receipts, oldest_receipt)
 
         return await self._read(read)
 
@@ -479,7 +495,9 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         level=Level(row[5]), payload=json.loads(row[6]), status=DeliveryStatus(row[7]),
         attempts=row[8], created_at=row[9], next_attempt_at=row[10], updated_at=row[11],
         sent_at=row[12], request_id=row[13], last_error=row[14], info=row[15],
-        summary_id=row[16], summarizes=row[17], requeued_at=row[18], receipt=row[19])
+        summary_id=row[16], summarizes=row[17], requeued_at=row[18], receipt=row[19],
+        receipt_state=ReceiptState(row[20]) if row[20] else None, acknowledged_at=row[21],
+        acknowledged_by=row[22], acknowledged_by_device=row[23], receipt_check_at=row[24])
 
 
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:

@@ -1106,8 +1106,10 @@ async def test_a_delivery_shows_its_state(outbox: Api) -> None:
     assert one == newest
     assert list(one) == ["id", "topic", "handler", "kind", "event", "level", "priority",
                          "status", "attempts", "created", "updated", "next_attempt", "sent",
-                         "requeued", "request", "receipt", "error", "info", "summary",
-                         "summarizes", "notification"]
+                         "requeued", "request", "receipt", "receipt_state",
+                         "acknowledged_at", "acknowledged_by", "acknowledged_by_device",
+                         "expired", "cancelled", "error", "info", "summary", "summarizes",
+                         "notification"]
     assert (one["topic"], one["handler"], one["event"], one["level"], one["priority"],
             one["status"], one["sent"], one["error"]) == (
         "mem", "h", "mem:host=a", "WARNING", 0, "pending", None, None)
@@ -1161,7 +1163,8 @@ async def test_status_shows_the_outbox_and_the_sending_state(outbox: Api) -> Non
     [newest, *_] = await outbox.deliveries()
     await outbox.store.mark_dead(newest["id"], "x", 1.0)
     status = await outbox.ok("GET", "/pushoverd/v1/status")
-    assert list(status) == ["outbox", "oldest_pending_age_seconds", "delivery"]
+    assert list(status) == ["outbox", "oldest_pending_age_seconds", "emergencies", "delivery"]
+    assert status["emergencies"] == {"outstanding": 0, "oldest_sent": None}
     assert (status["outbox"]["pending"], status["outbox"]["dead"], status["outbox"]["sent"]) == (
         8, 1, 0)
     assert 0 <= status["oldest_pending_age_seconds"] < 60

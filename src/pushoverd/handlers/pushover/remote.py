@@ -30,7 +30,7 @@ from pushoverd.errors import (
     PushoverRejected,
     PushoverTransientError,
 )
-from pushoverd.pushover.client import PushoverClient, RateLimit, SendResult
+from pushoverd.pushover.client import PushoverClient, RateLimit, ReceiptStatus, SendResult
 from pushoverd.pushover.message import Message
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,11 @@ async def _perform(client: PushoverClient, request: dict[str, Any]) -> Any:
         return _limits_json(await client.limits())
     if op == "validate":
         return _result_json(await client.validate())
+    if op == "receipt":
+        status = await client.receipt(request["receipt"])
+        return {f: getattr(status, f) for f in ReceiptStatus.__dataclass_fields__}
+    if op == "cancel":
+        return await client.cancel_by_tag(request["tag"])
     return _result_json(await client.send(Message.from_dict(request["payload"])))
 
 
@@ -136,6 +141,14 @@ class RemoteTransport:
         """The quota figures, read by the child."""
         figures = await self._call({"op": "limits"})
         return RateLimit(**figures) if figures else None
+
+    async def receipt(self, receipt: str) -> ReceiptStatus:
+        """An emergency's receipt, read by the child."""
+        return ReceiptStatus(**await self._call({"op": "receipt", "receipt": receipt}))
+
+    async def cancel_by_tag(self, tag: str) -> int:
+        """Cancel the emergencies carrying ``tag``, through the child."""
+        return int(await self._call({"op": "cancel", "tag": tag}))
 
     async def _call(self, request: dict[str, Any]) -> Any:
         writer = await self._ensure_started()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pushoverd.pushover.client import PushoverClient, RateLimit, SendResult
+from pushoverd.pushover.client import PushoverClient, RateLimit, ReceiptStatus, SendResult
 from pushoverd.pushover.message import Message
 
 
@@ -28,6 +28,12 @@ class Transport(Protocol):
 
     async def limits(self) -> RateLimit | None:
         """The application's quota figures (``apps/limits.json``)."""
+
+    async def receipt(self, receipt: str) -> ReceiptStatus:
+        """An emergency's receipt (``receipts/<receipt>.json``)."""
+
+    async def cancel_by_tag(self, tag: str) -> int:
+        """Stop the repeats of the emergencies carrying ``tag``; how many."""
 
     async def aclose(self) -> None:
         """Let requests in flight finish, then close the connections."""
@@ -54,6 +60,14 @@ class LocalTransport:
     async def limits(self) -> RateLimit | None:
         """The quota figures."""
         return await self._client.limits()
+
+    async def receipt(self, receipt: str) -> ReceiptStatus:
+        """An emergency's receipt."""
+        return await self._client.receipt(receipt)
+
+    async def cancel_by_tag(self, tag: str) -> int:
+        """Cancel the emergencies carrying ``tag``."""
+        return await self._client.cancel_by_tag(tag)
 
     async def aclose(self) -> None:
         """Close the client's connections."""

@@ -4,7 +4,8 @@
 -- name: delivery_columns
 id, topic, handler_id, kind, event_id, level, payload, status, attempts, created_at,
 next_attempt_at, updated_at, sent_at, request_id, last_error, info, summary_id, summarizes,
-requeued_at, receipt
+requeued_at, receipt, receipt_state, acknowledged_at, acknowledged_by, acknowledged_by_device,
+receipt_check_at
 
 -- name: event_columns
 id, message, details, time_ns, duration_ns, level, previous_level
@@ -110,9 +111,13 @@ WHERE id IN (
     ORDER BY d.id LIMIT ?)
 RETURNING {delivery_columns}
 
+-- A receipt makes the delivery an outstanding emergency, checked first at once.
 -- name: mark_sent
-UPDATE deliveries SET status='sent', sent_at=?, updated_at=?, request_id=?, info=?, receipt=?,
-    lease_until=NULL, next_attempt_at=? WHERE id=?
+UPDATE deliveries SET status='sent', sent_at=:now, updated_at=:now, request_id=:request,
+    info=:info, receipt=:receipt,
+    receipt_state=CASE WHEN :receipt IS NULL THEN NULL ELSE 'outstanding' END,
+    receipt_check_at=CASE WHEN :receipt IS NULL THEN NULL ELSE :now END,
+    lease_until=NULL, next_attempt_at=:now WHERE id=:id
 
 -- name: mark_failed
 UPDATE deliveries SET status='failed', last_error=?, next_attempt_at=?, updated_at=?,
@@ -138,6 +143,18 @@ WHERE id=? AND status IN ('dead','failed')
 UPDATE deliveries SET status='failed', next_attempt_at=?, lease_until=NULL, updated_at=?,
     last_error=COALESCE(last_error, 'interrupted: the daemon stopped during the send')
 WHERE status='sending'
+
+-- name: receipts_due
+SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_receipts_due
+WHERE receipt_state='outstanding' AND receipt_check_at<=? ORDER BY receipt_check_at LIMIT ?
+
+-- name: record_receipt
+UPDATE deliveries SET receipt_state=?, receipt_check_at=?, acknowledged_at=?, acknowledged_by=?,
+    acknowledged_by_device=?, updated_at=? WHERE id=? AND receipt_state='outstanding'
+
+-- name: outstanding_receipts
+SELECT COUNT(*), MIN(sent_at) FROM deliveries INDEXED BY deliveries_receipts_due
+WHERE receipt_state='outstanding'
 
 -- name: select_delivery
 SELECT {delivery_columns} FROM deliveries WHERE id=?
