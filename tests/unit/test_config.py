@@ -356,7 +356,7 @@ def test_default_config_text_round_trips(tmp_path: Path) -> None:
 def test_default_config_text_comments_every_key() -> None:
     lines = default_config_text().splitlines()
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
-    assert len(keys) == 2 + 3 + 2 + 2 + 4 + 5 + 12 + 3
+    assert len(keys) == 2 + 3 + 2 + 2 + 4 + 5 + 12 + 3 + 1  # ..., [pushoverd.receipts]
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 
@@ -411,3 +411,12 @@ def test_every_secret_field_is_handed_to_the_log_scrubber() -> None:
            "PUSHOVERD_STORE_DSN": "postgres://u:pw@db/x"}
     assert sorted(load(None, env=env).config.secrets()) == sorted(env.values())
     assert load(None, env={}).config.secrets() == []
+
+
+def test_receipts_are_polled_no_faster_than_pushover_allows(tmp_path: Path) -> None:
+    assert load(None, env={}).config.pushoverd.receipts.poll_interval == 30.0
+    conf = tmp_path / "k.conf"
+    conf.write_text('[pushoverd.receipts]\n  poll-interval = "2s"\n')
+    with pytest.raises(ConfigError, match=r"k.conf:2 pushoverd.receipts.poll-interval: "
+                                          r"must be at least 5s"):
+        load(str(conf), env={})
