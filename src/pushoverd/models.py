@@ -123,6 +123,9 @@ class DeliveryStatus(StrEnum):
     DEAD = "dead"
     COALESCED = "coalesced"
     """Held back by flood control; covered by a summary delivery (``summary_id``)."""
+    SUPPRESSED = "suppressed"
+    """Not sent, for the reason in ``last_error`` (its alert's emergency is still ringing,
+    or was acknowledged)."""
 
 
 class ReceiptState(StrEnum):
@@ -163,6 +166,9 @@ class NewDelivery:
     status: DeliveryStatus = DeliveryStatus.PENDING
     last_error: str | None = None
     summarizes: int = 0
+    control: bool = False
+    """Sends no notification but stops earlier ones (an emergency's cancel); once sent, its
+    alert's outstanding receipts are closed as cancelled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +203,7 @@ class Delivery:
     acknowledged_by_device: str | None = None
     receipt_check_at: float | None = None
     """When its receipt is checked next (while outstanding)."""
+    control: bool = False
 
     @property
     def alert_key(self) -> tuple[str, str, str]:

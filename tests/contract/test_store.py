@@ -596,6 +596,68 @@ async def test_receipts_due_come_longest_waiting_first_up_to_the_limit(store: St
     assert [d.id for d in await store.receipts_due(now + 10, 2)] == [ids[2], ids[1]]
 
 
+async def test_the_planner_sees_its_handlers_last_notification_about_the_alert(
+        store: Store) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def plan(ctx: Collecting) -> Plan:
+        last = ctx.last_notification("h")
+        seen.append((ctx.event.id, last.payload["message"] if last else None))
+        status = DeliveryStatus.SUPPRESSED if ctx.event.message == "quiet" else (
+            DeliveryStatus.PENDING)
+        return Plan([new_delivery(ctx, status=status),
+                     NewDelivery(topic=ctx.topic, handler_id="h", kind="pushover",
+                                 event_id=ctx.event.id, level=ctx.event.level,
+                                 payload={"message": "control"}, control=True)])
+
+    await store.collect("cpu", [Event("a", Level.CRITICAL, "first"),
+                                Event("b", Level.CRITICAL, "other alert"),
+                                Event("a", Level.CRITICAL, "quiet")], plan)
+    await store.collect("cpu", [Event("a", Level.OK, "recovered")], plan)
+    # Suppressed and control deliveries are not notifications; the same request's count.
+    assert seen == [("a", None), ("b", None), ("a", "first"), ("a", "first")]
+
+
+async def test_a_sent_control_delivery_closes_its_alerts_earlier_receipts(store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([NewDelivery(topic=ctx.topic, handler_id="h", kind="pushover",
+                                 event_id=ctx.event.id, level=ctx.event.level,
+                                 payload={"message": ctx.event.message},
+                                 control=ctx.event.message == "cancel")])
+
+    await store.collect("cpu", [Event("a", Level.CRITICAL, "emergency"),
+                                Event("b", Level.CRITICAL, "other alert"),
+                                Event("a", Level.OK, "cancel")], plan)
+    emergency, other, cancel = sorted(d.id for d in await store.deliveries(DeliveryFilter()))
+    now = later()
+    await claim(store, now)
+    await store.mark_sent(emergency, "r", None, now, receipt="E" * 30)
+    await store.mark_sent(other, "r", None, now, receipt="O" * 30)
+    await store.mark_sent(cancel, None, "cancelled 1", now)
+    states = {d.id: d.receipt_state for d in await store.deliveries(DeliveryFilter())}
+    assert states == {emergency: ReceiptState.CANCELLED, other: ReceiptState.OUTSTANDING,
+                      cancel: None}
+    assert [d.id for d in await store.receipts_due(now + 1, 10)] == [other]
+    assert (await store.delivery(cancel)).control is True  # type: ignore[union-attr]
+
+
+async def test_suppressed_deliveries_are_finished_and_not_notifications(store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([new_delivery(ctx, status=DeliveryStatus.SUPPRESSED)])
+
+    await store.collect("cpu", [event("a")], plan)
+    counts: list[int] = []
+
+    def count(ctx: Collecting) -> Plan:
+        counts.append(ctx.notifications("h", ctx.now - 60, 10))
+        return Plan()
+
+    await store.collect("cpu", [event("b")], count)
+    assert counts == [0]
+    assert await claim(store, later()) == []
+    assert await store.prune(later(60)) == 1
+
+
 async def test_deliveries_are_listed_newest_first_and_filtered(store: Store) -> None:
     cpu = await enqueue(store, 3, "cpu")
     mem = await enqueue(store, 1, "mem")

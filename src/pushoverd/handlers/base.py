@@ -1,26 +1,39 @@
-"""What every handler kind provides: compile a spec's options, render an event."""
+"""What every handler kind provides: compile a spec's options, plan an event's deliveries."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
 from pushoverd.errors import ValidationError
-from pushoverd.models import Event, HandlerSpec, HeldGroup
+from pushoverd.models import Delivery, Event, HandlerSpec, HeldGroup
 
 M = TypeVar("M", bound=BaseModel)
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One delivery a handler wants for an event, rendered once so every retry sends the same."""
+
+    payload: dict[str, Any]
+    suppressed: str | None = None
+    """Recorded but not sent, for this reason."""
+    control: bool = False
+    """Stops earlier notifications instead of being one (flood control leaves it alone)."""
+
+
 class Handler(Protocol):
-    """A handler compiled from its spec: turns an event into a delivery payload."""
+    """A handler compiled from its spec: turns an event into outbox deliveries."""
 
     spec: HandlerSpec
 
-    def render(self, topic: str, event: Event) -> dict[str, Any]:
-        """The payload to store in the outbox, rendered once so every retry sends the same."""
+    def plan(self, topic: str, event: Event, last: Delivery | None) -> list[Outgoing]:
+        """What ``event`` causes, given this handler's ``last`` notification about the same
+        alert (None for a new one); must be pure: it may run twice for one event."""
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A stored payload with its recipients replaced by this handler's current ones (for

@@ -33,9 +33,13 @@ from pushoverd.models import (
 )
 
 NotificationCount = Callable[[str, float, int], int]
-"""``count(handler_id, since, at_most)``: how many notifications (deliveries that were not
-coalesced) the handler has on the topic being collected, created after ``since``, this
-transaction's own included; counting stops at ``at_most``."""
+"""``count(handler_id, since, at_most)``: how many notifications (deliveries neither coalesced,
+suppressed nor control) the handler has on the topic being collected, created after ``since``,
+this transaction's own included; counting stops at ``at_most``."""
+
+LastNotification = Callable[[str], Delivery | None]
+"""``last(handler_id)``: that handler's latest notification about the alert being collected
+(not coalesced, suppressed or control), this transaction's own included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ class Collecting:
     now: float
     """The ingest time: what the deliveries' ``created_at`` will be."""
     notifications: NotificationCount
+    last_notification: LastNotification
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,37 +146,41 @@ class MemoryStore:
     async def collect(self, topic: str, events: Sequence[Event], plan: Planner) -> Collected:
         """Record events and their deliveries atomically: a raising planner leaves nothing."""
         data, now = self._check(), self._clock()
+        # Deliveries are immutable: a shallow copy of the table is a snapshot to roll back to.
+        saved = (dict(data.deliveries), data.next_id)
         state = copy.copy(data.topics.get(topic) or _Topic())
         state.events = dict(state.events)
-        staged: list[NewDelivery] = []
-        skipped: list[str] = []
-        for event in events:
-            previous = state.events[event.id].level if event.id in state.events else Level.OK
-            state.events[event.id] = _event_state(event, previous)
-            counter = self._notification_counter(topic, staged)
-            result = plan(Collecting(topic, event, previous, now, counter))
-            staged += result.deliveries
-            skipped += result.skipped
+        enqueued, skipped = 0, list[str]()
+        try:
+            for event in events:
+                previous = state.events[event.id].level if event.id in state.events else Level.OK
+                state.events[event.id] = _event_state(event, previous)
+                result = plan(Collecting(topic, event, previous, now, self._counter(topic),
+                                         self._last(topic, event.id)))
+                for new in result.deliveries:
+                    self._insert(new, now)
+                enqueued += len(result.deliveries)
+                skipped += result.skipped
+        except BaseException:
+            data.deliveries, data.next_id = saved
+            raise
         state.collected += len(events)
         data.topics[topic] = state
-        for new in staged:
-            self._insert(new, now)
-        return Collected(len(staged), tuple(skipped))
+        return Collected(enqueued, tuple(skipped))
 
-    def _notification_counter(self, topic: str, staged: list[NewDelivery]
-                              ) -> Callable[[str, float, int], int]:
-        now = self._clock()
-
+    def _counter(self, topic: str) -> Callable[[str, float, int], int]:
         def count(handler_id: str, since: float, at_most: int) -> int:
-            stored = sum(1 for d in self._select(lambda d: d.topic == topic
-                                                 and d.handler_id == handler_id
-                                                 and d.created_at > since
-                                                 and d.status is not DeliveryStatus.COALESCED))
-            mine = sum(1 for d in staged if d.handler_id == handler_id and now > since
-                       and d.status is not DeliveryStatus.COALESCED)
-            return min(at_most, stored + mine)
-
+            found = self._select(lambda d: d.topic == topic and d.handler_id == handler_id
+                                 and d.created_at > since and _is_notification(d))
+            return min(at_most, len(found))
         return count
+
+    def _last(self, topic: str, event_id: str) -> Callable[[str], Delivery | None]:
+        def last(handler_id: str) -> Delivery | None:
+            found = self._select(lambda d: d.alert_key == (topic, handler_id, event_id)
+                                 and _is_notification(d))
+            return found[-1] if found else None
+        return last
 
     async def topics(self) -> list[TopicState]:
         """Every topic, sorted by ID."""
@@ -229,6 +233,15 @@ class MemoryStore:
         self._update(delivery_id, status=DeliveryStatus.SENT, sent_at=now, updated_at=now,
                      request_id=request_id, info=info, receipt=receipt, next_attempt_at=now,
                      receipt_state=state, receipt_check_at=None if receipt is None else now)
+        for sent in self._by_ids([delivery_id]):
+            if sent.control:  # it stopped its alert's earlier emergencies
+                self._close_receipts(sent, now)
+
+    def _close_receipts(self, control: Delivery, now: float) -> None:
+        for d in self._select(lambda d: d.alert_key == control.alert_key and d.id < control.id
+                              and d.receipt_state is ReceiptState.OUTSTANDING):
+            self._put(replace(d, receipt_state=ReceiptState.CANCELLED, receipt_check_at=None,
+                              updated_at=now))
 
     async def receipts_due(self, now: float, limit: int) -> list[Delivery]:
         """Outstanding emergencies whose receipt is due a check, longest waiting first."""
@@ -348,7 +361,7 @@ class MemoryStore:
             id=delivery_id, topic=new.topic, handler_id=new.handler_id, kind=new.kind,
             event_id=new.event_id, level=new.level, payload=copy.deepcopy(new.payload),
             status=new.status, attempts=0, created_at=now, next_attempt_at=now, updated_at=now,
-            last_error=new.last_error, summarizes=new.summarizes))
+            last_error=new.last_error, summarizes=new.summarizes, control=new.control))
 
 
 def _event_state(event: Event, previous: Level) -> EventState:
@@ -372,8 +385,13 @@ def _topic_state(topic: str, state: _Topic) -> TopicState:
 
 
 def _finished(d: Delivery) -> bool:
-    return d.status in (DeliveryStatus.SENT, DeliveryStatus.DEAD) or (
+    return d.status in (DeliveryStatus.SENT, DeliveryStatus.DEAD, DeliveryStatus.SUPPRESSED) or (
         d.status is DeliveryStatus.COALESCED and d.summary_id is not None)
+
+
+def _is_notification(d: Delivery) -> bool:
+    """Whether ``d`` notifies someone: neither held, suppressed nor a control delivery."""
+    return d.status not in (DeliveryStatus.COALESCED, DeliveryStatus.SUPPRESSED) and not d.control
 
 
 def _matches(query: DeliveryFilter, d: Delivery) -> bool:

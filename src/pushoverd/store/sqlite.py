@@ -271,7 +271,12 @@ class SQLiteStore:
         """Record a successful send."""
         args = {"now": now, "request": request_id, "info": info, "receipt": receipt,
                 "id": delivery_id}
-        await self._write(lambda c: c.execute(Q["mark_sent"], args))
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["mark_sent"], args)
+            conn.execute(Q["close_receipts"], args)
+
+        await self._write(write)
 
     async def mark_failed(self, delivery_id: int, error: str, next_attempt_at: float,
                           now: float) -> None:
@@ -421,6 +426,12 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
         return conn.execute(Q["count_notifications"],
                             (topic, handler_id, since, at_most)).fetchone()[0]
 
+    def last(event_id: str) -> Callable[[str], Delivery | None]:
+        def last_notification(handler_id: str) -> Delivery | None:
+            row = conn.execute(Q["last_notification"], (topic, handler_id, event_id)).fetchone()
+            return _delivery(row) if row else None
+        return last_notification
+
     enqueued, skipped = 0, []
     for event in events:
         row = conn.execute(Q["event_level"], (topic, event.id)).fetchone()
@@ -429,7 +440,7 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
             topic, event.id, event.message, event.details, _time_column(event.time_ns),
             event.duration_ns, int(event.level), int(previous), json.dumps(event.data),
             int(event.recoverable), now))
-        result = plan(Collecting(topic, event, previous, now, notifications))
+        result = plan(Collecting(topic, event, previous, now, notifications, last(event.id)))
         conn.executemany(Q["insert_delivery"], [_delivery_row(d, now) for d in result.deliveries])
         enqueued += len(result.deliveries)
         skipped += result.skipped
@@ -467,7 +478,7 @@ def _held_groups(conn: sqlite3.Connection) -> list[HeldGroup]:
 
 def _delivery_row(d: NewDelivery, now: float) -> tuple[Any, ...]:
     return (d.topic, d.handler_id, d.kind, d.event_id, int(d.level), json.dumps(d.payload),
-            d.status.value, now, now, now, d.last_error, d.summarizes)
+            d.status.value, now, now, now, d.last_error, d.summarizes, int(d.control))
 
 
 _INT64 = range(-(2**63), 2**63)
@@ -497,7 +508,8 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         sent_at=row[12], request_id=row[13], last_error=row[14], info=row[15],
         summary_id=row[16], summarizes=row[17], requeued_at=row[18], receipt=row[19],
         receipt_state=ReceiptState(row[20]) if row[20] else None, acknowledged_at=row[21],
-        acknowledged_by=row[22], acknowledged_by_device=row[23], receipt_check_at=row[24])
+        acknowledged_by=row[22], acknowledged_by_device=row[23], receipt_check_at=row[24],
+        control=bool(row[25]))
 
 
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:

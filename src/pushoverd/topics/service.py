@@ -20,7 +20,7 @@ from typing import Any
 import jsonpatch
 
 from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationError
-from pushoverd.handlers.base import Handler
+from pushoverd.handlers.base import Handler, Outgoing
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
     REDACTED,
@@ -157,21 +157,30 @@ class TopicService:
         deliveries, skipped = [], []
         for route in self._table.get(ctx.topic, {}).values():
             try:
-                deliveries.append(self._delivery(route, ctx))
+                deliveries += self._deliveries(route, ctx)
             except Exception as exc:  # one broken handler must not fail the ingest
                 skipped.append(f"handler {ctx.topic}/{route.spec.id} skipped for event "
                                f"{ctx.event.id!r}: {type(exc).__name__}: {exc}")
         return Plan(deliveries, skipped)
 
-    def _delivery(self, route: Route, ctx: Collecting) -> NewDelivery:
+    def _deliveries(self, route: Route, ctx: Collecting) -> list[NewDelivery]:
         spec, event = route.spec, ctx.event
-        status, error = self._status(spec.kind)
-        if status is DeliveryStatus.PENDING and _flooded(route, ctx):
-            status = DeliveryStatus.COALESCED
-        return NewDelivery(
-            topic=ctx.topic, handler_id=spec.id, kind=spec.kind, event_id=event.id,
-            level=event.level, payload=route.handler.render(ctx.topic, event), status=status,
-            last_error=error)
+        planned = route.handler.plan(ctx.topic, event, ctx.last_notification(spec.id))
+        return [NewDelivery(topic=ctx.topic, handler_id=spec.id, kind=spec.kind,
+                            event_id=event.id, level=event.level, payload=out.payload,
+                            control=out.control, **self._outcome(route, ctx, out))
+                for out in planned]
+
+    def _outcome(self, route: Route, ctx: Collecting, out: Outgoing) -> dict[str, Any]:
+        """The status a planned delivery starts in, and why if it is not pending."""
+        status, error = self._status(route.spec.kind)
+        if status is not DeliveryStatus.PENDING:
+            return {"status": status, "last_error": error}
+        if out.suppressed:
+            return {"status": DeliveryStatus.SUPPRESSED, "last_error": out.suppressed}
+        if not out.control and _flooded(route, ctx):
+            return {"status": DeliveryStatus.COALESCED, "last_error": None}
+        return {"status": DeliveryStatus.PENDING, "last_error": None}
 
     def _status(self, kind: str) -> tuple[DeliveryStatus, str | None]:
         disabled = self._kinds.kind(kind).disabled_reason

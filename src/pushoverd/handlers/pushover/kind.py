@@ -3,6 +3,15 @@
 A level maps to Kapacitor's priority unless the handler's ``priorities`` says otherwise; an
 emergency (priority 2) carries ``retry``, ``expire`` and a tag naming its handler and alert, so
 that it can be cancelled by tag. The options themselves are checked in ``options.py``.
+
+An emergency is followed through its alert's life:
+
+| the alert's last emergency is                 | the new event is             | deliveries      |
+|-----------------------------------------------|------------------------------|-----------------|
+| ringing (not sent yet, or sent and unanswered) | the same level, priority 2   | suppressed      |
+| acknowledged                                  | the same level, priority 2   | suppressed      |
+| ringing                                       | another level (recovery too) | cancel, then it |
+| expired, cancelled, or there is none          | anything                     | it              |
 """
 
 from __future__ import annotations
@@ -11,9 +20,17 @@ import hashlib
 import logging
 from typing import Any
 
-from pushoverd.handlers.base import decode_options
+from pushoverd.handlers.base import Outgoing, decode_options
 from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
-from pushoverd.models import Event, HandlerSpec, HeldGroup, Level
+from pushoverd.models import (
+    Delivery,
+    DeliveryStatus,
+    Event,
+    HandlerSpec,
+    HeldGroup,
+    Level,
+    ReceiptState,
+)
 from pushoverd.pushover.message import Message
 
 log = logging.getLogger(__name__)
@@ -44,6 +61,23 @@ class PushoverHandler:
     def priority(self, level: Level) -> int:
         """The priority a level is sent at: the handler's ``priorities``, else Kapacitor's."""
         return self.options.priorities.get(level, PRIORITIES.get(level, 0))
+
+    def plan(self, topic: str, event: Event, last: Delivery | None) -> list[Outgoing]:
+        """The event's notification, suppressed while its emergency stands, or preceded by
+        the cancel of an emergency still ringing for the same alert."""
+        payload = self.render(topic, event)
+        if last is None or not _is_emergency(last):
+            return [Outgoing(payload)]
+        if payload["priority"] == EMERGENCY and last.level == event.level and _standing(last):
+            return [Outgoing(payload, suppressed=_why_suppressed(last))]
+        if _ringing(last):
+            return [self._cancel(topic, event.id), Outgoing(payload)]
+        return [Outgoing(payload)]
+
+    def _cancel(self, topic: str, event_id: str) -> Outgoing:
+        """Stop the repeats of the alert's emergency (``cancel_by_tag``: no message spent)."""
+        return Outgoing({"cancel": alert_tag(topic, self.spec.id, event_id),
+                         "message": f"stop the emergency of {event_id}"}, control=True)
 
     def render(self, topic: str, event: Event) -> dict[str, Any]:
         """The message for ``event``; the alert's own time goes out as ``timestamp``."""
@@ -91,6 +125,32 @@ def _timestamp(time_ns: int) -> int | None:
     # Pushover can show: let it use its receipt time instead of refusing the message.
     seconds = time_ns // _NS
     return seconds if 0 < seconds <= _LAST_UNIX_SECOND else None
+
+
+_OPEN = frozenset({DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING})
+
+
+def _is_emergency(d: Delivery) -> bool:
+    return d.payload.get("priority") == EMERGENCY
+
+
+def _ringing(d: Delivery) -> bool:
+    """Whether an emergency still rings (or will, once sent): nobody has answered it."""
+    return d.status in _OPEN or (d.status is DeliveryStatus.SENT
+                                 and d.receipt_state is ReceiptState.OUTSTANDING)
+
+
+def _standing(d: Delivery) -> bool:
+    """Whether an emergency still stands: ringing, or acknowledged by someone."""
+    return _ringing(d) or d.receipt_state is ReceiptState.ACKNOWLEDGED
+
+
+def _why_suppressed(d: Delivery) -> str:
+    if d.receipt_state is ReceiptState.ACKNOWLEDGED:
+        return (f"not sent: the emergency for this alert at {d.level.name} (delivery {d.id}) "
+                f"was acknowledged by {d.acknowledged_by or 'someone'}")
+    return (f"not sent: the emergency for this alert at {d.level.name} (delivery {d.id}) is "
+            "still ringing")
 
 
 class PushoverKind:

@@ -71,10 +71,12 @@ class PushoverSender:
         await self.transport.aclose()
 
     async def send(self, payload: dict[str, Any]) -> Sent:
-        """Send one payload, or raise DeliveryFailed with Pushover's verdict."""
+        """Send one payload (a message, or the cancel of an emergency's repeats), or raise
+        DeliveryFailed with Pushover's verdict."""
         now = self._clock()
         self._hold_refused(payload, now)
-        self._hold_spent_quota(now)
+        if "cancel" not in payload:  # a cancel spends no message: a spent quota cannot stop it
+            self._hold_spent_quota(now)
         if not self.breaker.open:
             return await self._send(payload)
         async with self._probing:  # one probe at a time; the others learn its outcome
@@ -84,6 +86,10 @@ class PushoverSender:
 
     async def _send(self, payload: dict[str, Any]) -> Sent:
         try:
+            if "cancel" in payload:
+                cancelled = await self.transport.cancel_by_tag(str(payload["cancel"]))
+                self._succeeded(None)
+                return Sent(info=f"cancelled {cancelled} emergency notification(s)")
             result = await self.transport.send(payload)
         except PushoverRateLimited as exc:
             raise await self._rate_limited(exc) from None

@@ -5,7 +5,7 @@
 id, topic, handler_id, kind, event_id, level, payload, status, attempts, created_at,
 next_attempt_at, updated_at, sent_at, request_id, last_error, info, summary_id, summarizes,
 requeued_at, receipt, receipt_state, acknowledged_at, acknowledged_by, acknowledged_by_device,
-receipt_check_at
+receipt_check_at, control
 
 -- name: event_columns
 id, message, details, time_ns, duration_ns, level, previous_level
@@ -83,14 +83,26 @@ FROM events WHERE topic=? AND id=?
 
 -- name: insert_delivery
 INSERT INTO deliveries (topic, handler_id, kind, event_id, level, payload, status,
-                        created_at, next_attempt_at, updated_at, last_error, summarizes)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                        created_at, next_attempt_at, updated_at, last_error, summarizes, control)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
 
 -- The flood window: a handler's notifications since a time, stopping at the limit that matters.
 -- name: count_notifications
 SELECT COUNT(*) FROM (
     SELECT 1 FROM deliveries INDEXED BY deliveries_notifications
-    WHERE topic=? AND handler_id=? AND created_at>? AND status<>'coalesced' LIMIT ?)
+    WHERE topic=? AND handler_id=? AND created_at>? AND status <> 'coalesced'
+      AND status <> 'suppressed' AND control = 0 LIMIT ?)
+
+-- name: last_notification
+SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_alert
+WHERE topic=? AND handler_id=? AND event_id=? AND status NOT IN ('coalesced','suppressed')
+  AND control=0 ORDER BY id DESC LIMIT 1
+
+-- A control delivery, once sent, closes the outstanding receipts of its alert before it.
+-- name: close_receipts
+UPDATE deliveries SET receipt_state='cancelled', receipt_check_at=NULL, updated_at=:now
+WHERE receipt_state='outstanding' AND id<:id AND (topic, handler_id, event_id) =
+    (SELECT topic, handler_id, event_id FROM deliveries WHERE id=:id AND control=1)
 
 -- Due open deliveries of the given kinds (a JSON array), oldest first, whose alert (handler and
 -- event id) has no earlier open delivery that is not due: that one is leased or waiting for its
@@ -177,5 +189,5 @@ WHERE status='coalesced' AND summary_id IS NULL AND topic=? AND handler_id=? AND
 
 -- name: prune
 DELETE FROM deliveries
-WHERE (status IN ('sent','dead') OR (status='coalesced' AND summary_id IS NOT NULL))
+WHERE (status IN ('sent','dead','suppressed') OR (status='coalesced' AND summary_id IS NOT NULL))
   AND updated_at<?

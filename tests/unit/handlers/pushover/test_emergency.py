@@ -9,9 +9,18 @@ from typing import Any
 import pytest
 
 from pushoverd.errors import ValidationError
+from pushoverd.handlers.base import Outgoing
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.pushover.kind import alert_tag
-from pushoverd.models import Delivery, DeliveryStatus, Event, HandlerSpec, HeldGroup, Level
+from pushoverd.models import (
+    Delivery,
+    DeliveryStatus,
+    Event,
+    HandlerSpec,
+    HeldGroup,
+    Level,
+    ReceiptState,
+)
 
 CRITICAL = Event(id="cpu:host=a", level=Level.CRITICAL, message="a is CRITICAL",
                  time_ns=1_700_000_000 * 10**9)
@@ -113,3 +122,80 @@ def test_a_summary_below_emergency_carries_no_emergency_fields() -> None:
     summary = PushoverKind(True).summarize(held(Level.CRITICAL, latest=latest), None)
     assert summary["priority"] == 1  # the handler is gone: Kapacitor's priorities
     assert not {"retry", "expire", "tags"} & set(summary)
+
+
+# --- an emergency through its alert's life ---------------------------------------------------
+
+EMERGENCY_OPTIONS = {"priorities": {"CRITICAL": 2}}
+
+
+def sent_before(level: Level, priority: int, status: DeliveryStatus = DeliveryStatus.SENT,
+                receipt: ReceiptState | None = ReceiptState.OUTSTANDING) -> Delivery:
+    """The handler's last notification about the alert."""
+    return Delivery(id=7, topic="cpu", handler_id="oncall", kind="pushover",
+                    event_id="cpu:host=a", level=level,
+                    payload={"message": "before", "priority": priority}, status=status,
+                    attempts=1, created_at=1.0, next_attempt_at=1.0, updated_at=1.0,
+                    receipt_state=receipt, acknowledged_by="gzne…zokz" if receipt is
+                    ReceiptState.ACKNOWLEDGED else None)
+
+
+def plan(last: Delivery | None, level: Level = Level.CRITICAL) -> list[Outgoing]:
+    event = Event(id="cpu:host=a", level=level, message=f"a is {level.name}")
+    return compile_options(EMERGENCY_OPTIONS).plan("cpu", event, last)
+
+
+TAG = alert_tag("cpu", "oncall", "cpu:host=a")
+RINGING = [
+    sent_before(Level.CRITICAL, 2),
+    sent_before(Level.CRITICAL, 2, DeliveryStatus.PENDING, None),  # not even sent yet
+    sent_before(Level.CRITICAL, 2, DeliveryStatus.FAILED, None),
+]
+
+
+def shape(planned: list[Outgoing]) -> list[tuple[str, bool]]:
+    return [("cancel" if o.control else "suppressed" if o.suppressed else "send", o.control)
+            for o in planned]
+
+
+@pytest.mark.parametrize("last", [None, sent_before(Level.OK, -2),
+                                  sent_before(Level.CRITICAL, 2, receipt=ReceiptState.EXPIRED),
+                                  sent_before(Level.CRITICAL, 2,
+                                              receipt=ReceiptState.CANCELLED),
+                                  sent_before(Level.CRITICAL, 2, DeliveryStatus.DEAD, None)])
+def test_an_emergency_starts_when_none_stands_for_its_alert(last: Delivery | None) -> None:
+    [out] = plan(last)
+    assert (out.suppressed, out.control, out.payload["priority"]) == (None, False, 2)
+
+
+@pytest.mark.parametrize("last", RINGING)
+def test_a_repeat_of_a_ringing_emergency_is_suppressed_with_the_reason(last: Delivery) -> None:
+    [out] = plan(last)
+    assert out.suppressed == ("not sent: the emergency for this alert at CRITICAL "
+                              "(delivery 7) is still ringing")
+
+
+def test_a_repeat_after_the_emergency_was_acknowledged_is_suppressed_too() -> None:
+    [out] = plan(sent_before(Level.CRITICAL, 2, receipt=ReceiptState.ACKNOWLEDGED))
+    assert out.suppressed is not None and "acknowledged by gzne…zokz" in out.suppressed
+
+
+@pytest.mark.parametrize("last", RINGING)
+def test_a_recovery_first_cancels_the_ringing_emergency(last: Delivery) -> None:
+    cancel, recovery = plan(last, Level.OK)
+    assert (cancel.control, cancel.payload["cancel"]) == (True, TAG)
+    assert (recovery.control, recovery.suppressed, recovery.payload["priority"]) == (
+        False, None, -2)
+
+
+def test_a_recovery_after_an_acknowledged_emergency_needs_no_cancel() -> None:
+    [recovery] = plan(sent_before(Level.CRITICAL, 2, receipt=ReceiptState.ACKNOWLEDGED),
+                      Level.OK)
+    assert recovery.payload["priority"] == -2 and not recovery.control
+
+
+def test_a_change_of_emergency_level_cancels_and_starts_afresh() -> None:
+    handler = compile_options({"priorities": {"CRITICAL": 2, "WARNING": 2}})
+    event = Event(id="cpu:host=a", level=Level.CRITICAL, message="a is CRITICAL")
+    cancel, fresh = handler.plan("cpu", event, sent_before(Level.WARNING, 2))
+    assert cancel.control and fresh.payload["priority"] == 2 and not fresh.suppressed
