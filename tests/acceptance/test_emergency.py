@@ -3,11 +3,14 @@ expire and its alert's tag, as Pushover requires, and its receipt is kept on the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import signal
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.conftest import OTHER_USER
 from tests.fakes.pushover import FakePushover
 
 from pushoverd.handlers.pushover.kind import alert_tag
@@ -56,3 +59,93 @@ def test_an_emergency_option_pushover_would_refuse_is_a_400_naming_it(daemon: Da
                                                         "retry": 10}})
     assert answer.status_code == 400
     assert "'retry'" in answer.json()["error"] and "at least 30 seconds" in answer.json()["error"]
+
+
+EMERGENCY_HANDLER = {"id": "oncall", "kind": "pushover",
+                     "options": {"priorities": {"CRITICAL": 2}, "flood-rate": 0}}
+
+
+def critical(level: str = "CRITICAL") -> dict[str, object]:
+    return {"id": "cpu:host=a", "level": level, "message": f"a is {level}"}
+
+
+def deliveries(daemon: Daemon) -> list[dict[str, object]]:
+    shown = daemon.call("GET", "/pushoverd/v1/deliveries?handler=oncall").json()
+    return list(reversed(shown["deliveries"]))  # oldest first
+
+
+def until(check: Callable[[], object], timeout: float = 15.0) -> object:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return result
+
+
+@pytest.fixture
+def on_call(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
+    port = free_port()
+    config = write_config(tmp_path, fake.url, port,
+                          extra='[pushoverd.receipts]\n  poll-interval = "5s"\n')
+    running = Daemon(config, port).start()
+    assert running.call("POST", HANDLERS, json=EMERGENCY_HANDLER).status_code == 200
+    yield running
+    if running.proc and running.proc.poll() is None:
+        running.stop()
+
+
+def test_an_acknowledgement_is_found_by_polling_the_receipt(
+        on_call: Daemon, fake: FakePushover) -> None:
+    assert on_call.post_alert("cpu", critical()).status_code == 204
+    [sent] = fake.wait_for(1)
+    receipt = until(lambda: deliveries(on_call)[0]["receipt"])
+    fake.acknowledge(str(receipt), OTHER_USER, "iphone")
+    acked = until(lambda: (d := deliveries(on_call)[0])["receipt_state"] == "acknowledged"
+                  and d)
+    assert isinstance(acked, dict)
+    assert acked["acknowledged_by"] == f"{OTHER_USER[:4]}…{OTHER_USER[-4:]}"
+    assert acked["acknowledged_by_device"] == "iphone" and acked["acknowledged_at"]
+    assert OTHER_USER not in on_call.log()
+    status = on_call.call("GET", "/pushoverd/v1/status").json()
+    assert status["emergencies"]["outstanding"] == 0
+    # A repeat of the acknowledged alert at the same level rings nobody again.
+    assert on_call.post_alert("cpu", critical()).status_code == 204
+    repeat = until(lambda: len(deliveries(on_call)) == 2 and deliveries(on_call)[1])
+    assert isinstance(repeat, dict) and repeat["status"] == "suppressed"
+    assert "acknowledged" in str(repeat["error"]) and len(fake.accepted) == 1
+    assert sent.form["priority"] == "2"
+
+
+def test_a_recovery_cancels_the_ringing_emergency_before_it_notifies(
+        on_call: Daemon, fake: FakePushover) -> None:
+    assert on_call.post_alert("cpu", critical()).status_code == 204
+    fake.wait_for(1)
+    assert on_call.post_alert("cpu", critical()).status_code == 204  # still ringing
+    assert on_call.post_alert("cpu", critical("OK")).status_code == 204
+    fake.wait_for(2)
+
+    paths = [r.path for r in fake.requests if not r.path.startswith("/1/receipts/")
+             or "cancel_by_tag" in r.path]
+    tag = alert_tag("cpu", "oncall", "cpu:host=a")
+    assert paths == ["/1/messages.json", f"/1/receipts/cancel_by_tag/{tag}.json",
+                     "/1/messages.json"]
+    assert fake.cancelled_tags == [tag]
+    assert [r.form["priority"] for r in fake.accepted] == ["2", "-2"]
+    emergency, repeat, cancel, recovery = until(
+        lambda: (ds := deliveries(on_call)) and ds[0]["receipt_state"] == "cancelled" and ds)
+    assert (emergency["cancelled"], repeat["status"], cancel["status"], recovery["status"]) == (
+        True, "suppressed", "sent", "sent")
+    assert "still ringing" in str(repeat["error"])
+
+
+def test_a_crash_between_the_emergency_and_its_recovery_still_cancels_after_restart(
+        on_call: Daemon, fake: FakePushover) -> None:
+    assert on_call.post_alert("cpu", critical()).status_code == 204
+    fake.wait_for(1)
+    until(lambda: deliveries(on_call)[0]["status"] == "sent")
+    on_call.stop(signal.SIGKILL)
+    on_call.start()
+    assert on_call.post_alert("cpu", critical("OK")).status_code == 204
+    fake.wait_for(2)
+    assert fake.cancelled_tags == [alert_tag("cpu", "oncall", "cpu:host=a")]
+    assert next(iter(fake.receipts.values()))["cancelled"] is True
