@@ -25,6 +25,7 @@ from pushoverd.handlers.pushover import (
     Transport,
 )
 from pushoverd.handlers.pushover.breaker import Breaker
+from pushoverd.handlers.pushover.callback import CallbackReceiver, Callbacks
 from pushoverd.handlers.pushover.receipts import ReceiptPoller
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
@@ -37,6 +38,9 @@ from pushoverd.topics.service import TopicService
 
 log = logging.getLogger("pushoverd")
 
+CALLBACK_FALLBACK_POLL = 300.0
+"""How often receipts are polled when callbacks are configured (a lost callback's fallback)."""
+
 
 def build_store(config: Config) -> Store:
     """The configured store backend (config loading refuses the ones not built yet)."""
@@ -46,7 +50,15 @@ def build_store(config: Config) -> Store:
 
 def build_kinds(config: Config) -> KindRegistry:
     """Every handler kind, as the daemon and ``pushoverd check`` both compile specs with."""
-    return KindRegistry([PushoverKind(config.pushover.enabled)])
+    public_url, token = config.pushoverd.public_url, config.pushover.token
+    callbacks = Callbacks(public_url, token) if public_url and token else None
+    return KindRegistry([PushoverKind(config.pushover.enabled, callbacks)])
+
+
+def receipt_poll_interval(config: Config) -> float:
+    """With callbacks, polling is only the fallback for a lost one: every few minutes."""
+    interval = config.pushoverd.receipts.poll_interval
+    return max(interval, CALLBACK_FALLBACK_POLL) if config.pushoverd.public_url else interval
 
 
 def build_transport(config: Config) -> Transport:
@@ -96,8 +108,8 @@ class Daemon:
         self.worker = build_worker(config, self.store, self.senders)
         self.topics = TopicService(self.store, build_kinds(config),
                                    on_enqueued=self.worker.notify, flood=flood_rule(config))
-        self.receipts = ReceiptPoller(self.store, self.transport,
-                                      config.pushoverd.receipts.poll_interval)
+        self.receipts = ReceiptPoller(self.store, self.transport, receipt_poll_interval(config))
+        self.callbacks = CallbackReceiver(self.store)
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,
                                        refresh=self.topics.refresh)
@@ -134,7 +146,7 @@ class Daemon:
     async def _serve(self) -> None:
         http = self.config.http
         tests = PushoverServiceTest(self.transport, self.config.pushover.enabled)
-        app = build_app(self.topics, self.store, self.worker, tests)
+        app = build_app(self.topics, self.store, self.worker, tests, self.callbacks)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
                                      access_log_class=AccessLogger)

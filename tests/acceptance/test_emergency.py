@@ -149,3 +149,39 @@ def test_a_crash_between_the_emergency_and_its_recovery_still_cancels_after_rest
     fake.wait_for(2)
     assert fake.cancelled_tags == [alert_tag("cpu", "oncall", "cpu:host=a")]
     assert next(iter(fake.receipts.values()))["cancelled"] is True
+
+
+@pytest.fixture
+def with_callbacks(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
+    port = free_port()
+    extra = f'[pushoverd]\n  public-url = "http://127.0.0.1:{port}"\n'
+    config = write_config(tmp_path, fake.url, port)
+    # [pushoverd] must come before its sub-tables in TOML; write_config ends with them.
+    config.write_text(config.read_text().replace("[pushoverd.delivery]", extra +
+                                                  "[pushoverd.delivery]"))
+    running = Daemon(config, port).start()
+    assert running.call("POST", HANDLERS, json=EMERGENCY_HANDLER).status_code == 200
+    yield running
+    if running.proc and running.proc.poll() is None:
+        running.stop()
+
+
+def test_an_acknowledgement_callback_is_believed_only_with_its_own_token(
+        with_callbacks: Daemon, fake: FakePushover) -> None:
+    daemon = with_callbacks
+    assert daemon.post_alert("cpu", critical()).status_code == 204
+    [sent] = fake.wait_for(1)
+    assert sent.form["callback"].startswith(f"{daemon.url}/pushoverd/v1/callback/")
+    [receipt] = fake.receipts
+
+    forged = daemon.call("POST", "/pushoverd/v1/callback/" + "0" * 40,
+                         data={"receipt": receipt, "acknowledged": "1"})
+    assert forged.status_code == 404 and forged.json()["error"] == "unknown callback"
+    assert deliveries(daemon)[0]["receipt_state"] == "outstanding"
+
+    fake.acknowledge(receipt, OTHER_USER, "iphone")
+    assert fake.call_back(receipt) == 200
+    shown = deliveries(daemon)[0]
+    assert (shown["receipt_state"], shown["acknowledged_by_device"]) == ("acknowledged", "iphone")
+    assert "callback" not in shown["notification"]  # its token is not shown
+    assert fake.call_back(receipt) == 200  # a repeat is harmless

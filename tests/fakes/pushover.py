@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
 from aiohttp import web
 
 MESSAGES_PATH = "/1/messages.json"
@@ -243,6 +244,17 @@ class FakePushover:
             self._receipts[receipt].update(acknowledged=1, acknowledged_at=int(time.time()),
                                            acknowledged_by=user, acknowledged_by_device=device)
 
+    def call_back(self, receipt: str) -> int:
+        """POST the acknowledgement to the emergency's callback URL, as Pushover does once it is
+        acknowledged (call ``acknowledge`` first); the status the daemon answered."""
+        with self._changed:
+            state = dict(self._receipts[receipt])
+        form = {"receipt": receipt, "acknowledged": str(state["acknowledged"]),
+                "acknowledged_at": str(state["acknowledged_at"]),
+                "acknowledged_by": state["acknowledged_by"],
+                "acknowledged_by_device": state["acknowledged_by_device"]}
+        return httpx.post(state["callback"], data=form, timeout=10).status_code
+
     def expire(self, receipt: str) -> None:
         """The emergency behind ``receipt`` ran out of repeats unacknowledged."""
         with self._changed:
@@ -433,7 +445,7 @@ class FakePushover:
         if state is None:
             return 404, {"status": 0, "request": request_id, "receipt": "not found",
                          "errors": ["receipt not found; may be invalid or expired"]}
-        shown = {k: v for k, v in state.items() if k not in ("tags", "cancelled")}
+        shown = {k: v for k, v in state.items() if k not in ("tags", "cancelled", "callback")}
         return 200, {"status": 1, "request": request_id, **shown}
 
     def _cancel(self, raw: str, tag: str, request_id: str) -> tuple[int, dict[str, Any]]:
@@ -464,7 +476,7 @@ class FakePushover:
                 "tags": [t for t in form.get("tags", "").split(",") if t], "acknowledged": 0,
                 "acknowledged_at": 0, "acknowledged_by": "", "acknowledged_by_device": "",
                 "expired": 0, "expires_at": int(time.time()) + int(form["expire"]),
-                "cancelled": False}
+                "cancelled": False, "callback": form.get("callback", "")}
         return body
 
     def _record(self, request: web.Request, raw: str, status: int) -> None:

@@ -356,7 +356,7 @@ def test_default_config_text_round_trips(tmp_path: Path) -> None:
 def test_default_config_text_comments_every_key() -> None:
     lines = default_config_text().splitlines()
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
-    assert len(keys) == 2 + 3 + 2 + 2 + 4 + 5 + 12 + 3 + 1  # ..., [pushoverd.receipts]
+    assert len(keys) == 2 + 3 + 2 + 2 + 4 + 1 + 5 + 12 + 3 + 1  # ..., public-url, ..., receipts
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 

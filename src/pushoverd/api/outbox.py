@@ -19,8 +19,9 @@ STORE = web.AppKey("store", Store)
 WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 MAX_LIMIT = 1000
 # Payload keys safe to show: never the per-handler user key.
+# Not the callback: its token is what makes an acknowledgement believable.
 _SHOWN = ("message", "title", "priority", "url", "url_title", "device", "sound", "timestamp",
-          "retry", "expire", "tags", "ttl", "html", "monospace")
+          "retry", "expire", "tags", "ttl", "html", "monospace", "cancel")
 
 
 def _iso(ts: float | None) -> str | None:

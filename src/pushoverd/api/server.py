@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pushoverd.api import kapacitor, outbox, servicetests
+from pushoverd.api import callback, kapacitor, outbox, servicetests
 from pushoverd.api.http import kapacitor_middleware
 from pushoverd.delivery.worker import DeliveryWorker
 from pushoverd.handlers.pushover import PushoverServiceTest
+from pushoverd.handlers.pushover.callback import CallbackReceiver
 from pushoverd.store.base import Store
 from pushoverd.topics.service import TopicService
 
@@ -15,7 +16,8 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 def build_app(topics: TopicService, store: Store, worker: DeliveryWorker,
-              tests: PushoverServiceTest | None = None) -> web.Application:
+              tests: PushoverServiceTest | None = None,
+              callbacks: CallbackReceiver | None = None) -> web.Application:
     """The web application over the topic service and the outbox (and service tests)."""
     app = web.Application(middlewares=[kapacitor_middleware], client_max_size=MAX_BODY)
     app[kapacitor.SERVICE] = topics
@@ -29,4 +31,7 @@ def build_app(topics: TopicService, store: Store, worker: DeliveryWorker,
         if tests is not None:
             app.add_routes(servicetests.routes(prefix))
     app.add_routes(outbox.routes("/pushoverd/v1"))
+    if callbacks is not None:
+        app[callback.RECEIVER] = callbacks
+        app.add_routes(callback.routes())
     return app

@@ -308,10 +308,26 @@ class ReceiptsConfig(_OwnSection):
 class PushoverdConfig(_OwnSection):
     """``[pushoverd]``: pushoverd's own settings, kept out of every table name Kapacitor uses."""
 
+    public_url: str = Field("", alias="public-url", description=(
+        "Where Pushover can reach this daemon from the Internet, e.g. https://alerts.example.com. "
+        "When set, emergencies carry a callback to <public-url>/pushoverd/v1/callback/<token> "
+        "and their receipts are polled only every few minutes as a fallback."))
     store: StoreConfig = Field(default_factory=StoreConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     flood: FloodConfig = Field(default_factory=FloodConfig)
     receipts: ReceiptsConfig = Field(default_factory=ReceiptsConfig)
+
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(f"invalid URL {value!r}: must be an http or https URL with a host "
+                             "and no query")
+        return value.rstrip("/")
 
 
 class Config(_KapacitorSection):

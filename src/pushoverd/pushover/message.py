@@ -67,6 +67,7 @@ class Message:
     retry: int | None = None  # emergency (priority 2) only, as are expire and tags
     expire: int | None = None
     tags: str = ""
+    callback: str = ""  # where Pushover calls back when an emergency is acknowledged
     ttl: int | None = None  # Pushover ignores it for emergencies
     html: bool = False
     monospace: bool = False

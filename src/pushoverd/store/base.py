@@ -182,6 +182,9 @@ class Store(Protocol):
         """Up to ``limit`` outstanding emergencies (sent with a receipt, not acknowledged,
         expired or cancelled) whose receipt check is due, the longest waiting first."""
 
+    async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
+        """The delivery the service gave ``receipt`` for, or None."""
+
     async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
         """Record what a receipt check found (acknowledged, by whom, expired, or the next check
         time), if the receipt is still outstanding; whether it was."""

@@ -249,6 +249,11 @@ class MemoryStore:
                            and d.receipt_check_at is not None and d.receipt_check_at <= now)
         return sorted(due, key=lambda d: (d.receipt_check_at or 0.0, d.id))[:limit]
 
+    async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
+        """The delivery Pushover gave ``receipt`` for, or None."""
+        found = self._select(lambda d: d.receipt == receipt)
+        return found[0] if found else None
+
     async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
         """Record what a receipt check found, if the receipt is still outstanding; whether."""
         found = self._by_ids([delivery_id])

@@ -326,6 +326,12 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(Q["receipts_due"], (now, limit)).fetchall())
         return [_delivery(r) for r in rows]
 
+    async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
+        """The delivery Pushover gave ``receipt`` for, or None."""
+        row = await self._read(lambda c: c.execute(
+            Q["delivery_by_receipt"], (receipt,)).fetchone())
+        return _delivery(row) if row else None
+
     async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
         """Record what a receipt check found, if the receipt is still outstanding; whether."""
         args = (update.state.value, update.next_check_at, update.acknowledged_at,

@@ -21,6 +21,7 @@ import logging
 from typing import Any
 
 from pushoverd.handlers.base import Outgoing, decode_options
+from pushoverd.handlers.pushover.callback import Callbacks
 from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
 from pushoverd.models import (
     Delivery,
@@ -54,9 +55,11 @@ def alert_tag(topic: str, handler_id: str, event_id: str) -> str:
 class PushoverHandler:
     """A compiled pushover handler: renders each event into a Pushover message."""
 
-    def __init__(self, spec: HandlerSpec, options: PushoverOptions) -> None:
+    def __init__(self, spec: HandlerSpec, options: PushoverOptions,
+                 callbacks: Callbacks | None = None) -> None:
         self.spec = spec
         self.options = options
+        self._callbacks = callbacks
 
     def priority(self, level: Level) -> int:
         """The priority a level is sent at: the handler's ``priorities``, else Kapacitor's."""
@@ -86,16 +89,22 @@ class PushoverHandler:
             message=event.message if event.message.strip() else event.id,
             title=o.title, url=o.url, url_title=o.url_title, device=o.device, sound=o.sound,
             timestamp=_timestamp(event.time_ns), user=o.user_key, html=o.html,
-            monospace=o.monospace, **self._urgency(self.priority(event.level), topic, event.id))
+            monospace=o.monospace,
+            **self._urgency(self.priority(event.level), topic, event.id, event.level,
+                            event.time_ns))
         return message.to_dict()
 
-    def _urgency(self, priority: int, topic: str, event_id: str) -> dict[str, Any]:
-        """The priority and what goes with it: retry, expire and a tag for an emergency, the
-        ttl otherwise (Pushover ignores it for emergencies)."""
+    def _urgency(self, priority: int, topic: str, event_id: str, level: Level,
+                 time_ns: int) -> dict[str, Any]:
+        """The priority and what goes with it: retry, expire, a tag and (with a public URL)
+        a callback for an emergency; the ttl otherwise (Pushover ignores it for emergencies)."""
         if priority != EMERGENCY:
             return {"priority": priority, "ttl": self.options.ttl}
+        callback = "" if self._callbacks is None else self._callbacks.url(
+            topic, self.spec.id, event_id, level.name, time_ns)
         return {"priority": priority, "retry": self.options.retry,
-                "expire": self.options.expire, "tags": alert_tag(topic, self.spec.id, event_id)}
+                "expire": self.options.expire, "tags": alert_tag(topic, self.spec.id, event_id),
+                "callback": callback}
 
     def summary(self, held: HeldGroup) -> dict[str, Any]:
         """"37 more alerts on topic cpu: 30 CRITICAL, 7 WARNING; latest: ...", sent with the
@@ -106,7 +115,8 @@ class PushoverHandler:
         priority = max(self.priority(level) for level in held.by_level)
         return Message.build(**{
             **fields, "message": summary_text(held),
-            **self._urgency(priority, held.topic, held.latest.event_id)}).to_dict()
+            **self._urgency(priority, held.topic, held.latest.event_id, max(held.by_level),
+                            round(held.latest.created_at * 1e9))}).to_dict()
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` sent to this handler's current user key (the default key if unset)."""
@@ -159,8 +169,9 @@ class PushoverKind:
     name = "pushover"
     secret_options = SECRET_OPTIONS
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, callbacks: Callbacks | None = None) -> None:
         self._enabled = enabled
+        self._callbacks = callbacks
 
     @property
     def disabled_reason(self) -> str | None:
@@ -174,14 +185,14 @@ class PushoverKind:
             log.warning("handler %s/%s: sound %r is not one of Pushover's built-in sounds; it "
                         "works only if it is a custom sound of this application",
                         spec.topic, spec.id, options.sound)
-        return PushoverHandler(spec, options)
+        return PushoverHandler(spec, options, self._callbacks)
 
     def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
         """One flood summary for ``held``, rendered by its handler (or, once the handler is
         gone, with the default options)."""
         if not isinstance(handler, PushoverHandler):
             spec = HandlerSpec(held.topic, held.handler_id, self.name)
-            handler = PushoverHandler(spec, PushoverOptions())
+            handler = PushoverHandler(spec, PushoverOptions(), self._callbacks)
         return handler.summary(held)
 
 

@@ -160,6 +160,9 @@ WHERE status='sending'
 SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_receipts_due
 WHERE receipt_state='outstanding' AND receipt_check_at<=? ORDER BY receipt_check_at LIMIT ?
 
+-- name: delivery_by_receipt
+SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_receipt WHERE receipt=?
+
 -- name: record_receipt
 UPDATE deliveries SET receipt_state=?, receipt_check_at=?, acknowledged_at=?, acknowledged_by=?,
     acknowledged_by_device=?, updated_at=? WHERE id=? AND receipt_state='outstanding'

@@ -1,0 +1,77 @@
+"""Acknowledgement callbacks: Pushover POSTs to an emergency's ``callback`` URL when someone
+acknowledges it. Pushover signs nothing, so each emergency gets its own unguessable token in
+its URL (an HMAC of its handler, alert, level and time under a key derived from the app token),
+and a callback counts only when its token and its ``receipt`` belong to the same emergency.
+Anything else changes nothing; a repeated callback is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+
+from pushoverd.handlers.pushover.receipts import mask
+from pushoverd.models import Delivery, ReceiptState, ReceiptUpdate
+from pushoverd.store.base import Store
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/pushoverd/v1/callback"
+_RECEIPT = re.compile(r"[A-Za-z0-9]{30}")
+_TOKEN = re.compile(r"[0-9a-f]{40}")
+
+
+class Callbacks:
+    """The callback URLs emergencies carry, and their tokens."""
+
+    def __init__(self, public_url: str, app_token: str) -> None:
+        self._base = f"{public_url.rstrip('/')}{CALLBACK_PATH}"
+        # A key of our own from the app token: one secret less to configure, and no token
+        # is ever derived from outside input alone.
+        self._key = hashlib.sha256(b"pushoverd callbacks\0" + app_token.encode()).digest()
+
+    def url(self, topic: str, handler_id: str, event_id: str, level: str, time_ns: int) -> str:
+        """The callback URL of one emergency."""
+        message = "\0".join((topic, handler_id, event_id, level, str(time_ns))).encode()
+        token = hmac.new(self._key, message, hashlib.sha256).hexdigest()[:40]
+        return f"{self._base}/{token}"
+
+
+class CallbackReceiver:
+    """Records the acknowledgements Pushover calls back with."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def receive(self, token: str, form: Mapping[str, str]) -> bool:
+        """Record a callback; whether its token and receipt name one emergency of ours."""
+        receipt = form.get("receipt", "")
+        if not _TOKEN.fullmatch(token) or not _RECEIPT.fullmatch(receipt):
+            return False
+        delivery = await self._store.delivery_by_receipt(receipt)
+        if delivery is None or not _token_of(delivery, token):
+            log.warning("refused a callback whose token and receipt do not match")
+            return False
+        if form.get("acknowledged") == "1":
+            await self._store.record_receipt(delivery.id, _acknowledgement(form, self._clock()),
+                                             self._clock())
+        return True
+
+
+def _token_of(delivery: Delivery, token: str) -> bool:
+    url = str(delivery.payload.get("callback", ""))
+    return hmac.compare_digest(url.rpartition("/")[2], token)
+
+
+def _acknowledgement(form: Mapping[str, str], now: float) -> ReceiptUpdate:
+    at = form.get("acknowledged_at", "")
+    by = form.get("acknowledged_by", "")
+    return ReceiptUpdate(
+        ReceiptState.ACKNOWLEDGED, acknowledged_at=float(at) if at.isdigit() else now,
+        acknowledged_by=mask(by) if by else None,
+        acknowledged_by_device=form.get("acknowledged_by_device") or None)
