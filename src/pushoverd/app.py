@@ -26,6 +26,7 @@ from pushoverd.handlers.pushover import (
 )
 from pushoverd.handlers.pushover.breaker import Breaker
 from pushoverd.handlers.pushover.callback import CallbackReceiver, Callbacks
+from pushoverd.handlers.pushover.directory import directory
 from pushoverd.handlers.pushover.receipts import ReceiptPoller
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
@@ -52,7 +53,8 @@ def build_kinds(config: Config) -> KindRegistry:
     """Every handler kind, as the daemon and ``pushoverd check`` both compile specs with."""
     public_url, token = config.pushoverd.public_url, config.pushover.token
     callbacks = Callbacks(public_url, token) if public_url and token else None
-    return KindRegistry([PushoverKind(config.pushover.enabled, callbacks)])
+    recipients = directory(config.pushoverd.recipients)
+    return KindRegistry([PushoverKind(config.pushover.enabled, callbacks, recipients)])
 
 
 def receipt_poll_interval(config: Config) -> float:

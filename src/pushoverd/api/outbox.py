@@ -33,6 +33,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
     return {
         "id": d.id, "topic": d.topic, "handler": d.handler_id, "kind": d.kind,
         "event": d.event_id, "level": d.level.name, "priority": d.payload.get("priority"),
+        "recipient": d.payload.get("recipient"), "recipient_note": d.payload.get("recipient_note"),
         "status": d.status.value, "attempts": d.attempts, "created": _iso(d.created_at),
         "updated": _iso(d.updated_at), "next_attempt": _iso(d.next_attempt_at)
         if d.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED) else None,

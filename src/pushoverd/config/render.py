@@ -46,6 +46,7 @@ _TABLE_HELP = {
     "pushoverd.flood": "Flood control: coalesce a burst of notifications from one handler.",
     "pushoverd.receipts": "Emergencies (priority 2): checking their receipts until someone\n"
                           "acknowledges them, they expire or they are cancelled.",
+    "pushoverd.recipients.*": "A named recipient: handlers send to it with recipients = [name].",
 }
 
 
@@ -69,6 +70,9 @@ def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
         if isinstance(value, BaseModel):
             tables.append(((*loc, key), value))
             continue
+        if isinstance(value, dict):  # named tables, such as [pushoverd.recipients.<name>]
+            tables += [((*loc, key, item), sub) for item, sub in value.items()]
+            continue
         comment = textwrap.wrap(field.description or "", 94 - len(indent))
         yield "\n" + "".join(f"{indent}# {line}\n" for line in comment)
         shown = REDACTED if is_secret(field) and value else value
@@ -79,7 +83,8 @@ def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
 
 def _render_table(loc: tuple[str, ...], model: BaseModel) -> Iterator[str]:
     name = ".".join(loc)
-    yield "\n" + "".join(f"# {line}\n" for line in _TABLE_HELP[name].splitlines())
+    help_text = _TABLE_HELP.get(name) or _TABLE_HELP[".".join(loc[:-1]) + ".*"]
+    yield "\n" + "".join(f"# {line}\n" for line in help_text.splitlines())
     # A table holding only sub-tables ([pushoverd]) gets no header of its own.
     if any(not is_model(f.annotation) for f in type(model).model_fields.values()):
         yield f"[{name}]\n"

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from pushoverd.pushover.keys import check_devices, check_user_keys
+from pushoverd.shifts import parse_shift, parse_zone
 from pushoverd.timefmt import parse_go_duration
 
 __all__ = [
@@ -305,6 +307,45 @@ class ReceiptsConfig(_OwnSection):
             "(receipts/<receipt>.json, which costs no message). At least 5s."))
 
 
+class RecipientConfig(_OwnSection):
+    """``[pushoverd.recipients.<name>]``: a person (or group) handlers can send to by name."""
+
+    user_key: str = Field(alias="user-key", repr=False, description=(
+        "The recipient's Pushover user or group key. Secret: never logged or shown."))
+    device: str = Field("", description="Send to these devices only (comma-separated).")
+    on_shift: list[str] = Field(default_factory=list, alias="on-shift", description=(
+        'When the recipient is on call, e.g. ["Mon-Fri 09:00-18:00", "Sat 10:00-14:00"]; '
+        "absent means always."))
+    timezone: str = Field("UTC", description="The IANA time zone the shifts are read in.")
+
+    @field_validator("user_key")
+    @classmethod
+    def _check_key(cls, value: str) -> str:
+        return check_user_keys(value) if value else _required("a user or group key")
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        return check_devices(value)
+
+    @field_validator("on_shift")
+    @classmethod
+    def _check_shifts(cls, value: list[str]) -> list[str]:
+        for shift in value:
+            parse_shift(shift)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        parse_zone(value)
+        return value
+
+
+def _required(what: str) -> str:
+    raise ValueError(f"must be {what}")
+
+
 class PushoverdConfig(_OwnSection):
     """``[pushoverd]``: pushoverd's own settings, kept out of every table name Kapacitor uses."""
 
@@ -316,6 +357,8 @@ class PushoverdConfig(_OwnSection):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     flood: FloodConfig = Field(default_factory=FloodConfig)
     receipts: ReceiptsConfig = Field(default_factory=ReceiptsConfig)
+    recipients: dict[str, RecipientConfig] = Field(default_factory=dict, description=(
+        "Named recipients, one [pushoverd.recipients.<name>] table each."))
 
 
     @field_validator("public_url")
@@ -368,6 +411,9 @@ def _secret_values(model: BaseModel) -> list[str]:
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             values += _secret_values(value)
+        elif isinstance(value, dict):  # named tables: [pushoverd.recipients.<name>]
+            values += [s for v in value.values() if isinstance(v, BaseModel)
+                       for s in _secret_values(v)]
         elif is_secret(field) and isinstance(value, str):
             values.append(value)
     return values

@@ -31,9 +31,11 @@ class Handler(Protocol):
 
     spec: HandlerSpec
 
-    def plan(self, topic: str, event: Event, last: Delivery | None) -> list[Outgoing]:
-        """What ``event`` causes, given this handler's ``last`` notification about the same
-        alert (None for a new one); must be pure: it may run twice for one event."""
+    def plan(self, topic: str, event: Event, last: Delivery | None,
+             now: float) -> list[Outgoing]:
+        """What ``event``, arriving at ``now``, causes, given this handler's ``last``
+        notification about the same alert (None for a new one); must be pure: it may run
+        twice for one event."""
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A stored payload with its recipients replaced by this handler's current ones (for

@@ -165,7 +165,7 @@ class TopicService:
 
     def _deliveries(self, route: Route, ctx: Collecting) -> list[NewDelivery]:
         spec, event = route.spec, ctx.event
-        planned = route.handler.plan(ctx.topic, event, ctx.last_notification(spec.id))
+        planned = route.handler.plan(ctx.topic, event, ctx.last_notification(spec.id), ctx.now)
         return [NewDelivery(topic=ctx.topic, handler_id=spec.id, kind=spec.kind,
                             event_id=event.id, level=event.level, payload=out.payload,
                             control=out.control, **self._outcome(route, ctx, out))

@@ -1105,6 +1105,7 @@ async def test_a_delivery_shows_its_state(outbox: Api) -> None:
     one = await outbox.ok("GET", f"/pushoverd/v1/deliveries/{newest['id']}")
     assert one == newest
     assert list(one) == ["id", "topic", "handler", "kind", "event", "level", "priority",
+                         "recipient", "recipient_note",
                          "status", "attempts", "created", "updated", "next_attempt", "sent",
                          "requeued", "request", "receipt", "receipt_state",
                          "acknowledged_at", "acknowledged_by", "acknowledged_by_device",

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pushoverd.errors import ValidationError
 from pushoverd.handlers.base import Outgoing, decode_options
 from pushoverd.handlers.pushover.callback import Callbacks
+from pushoverd.handlers.pushover.directory import Recipient, on_call, resolve
 from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
 from pushoverd.models import (
     Delivery,
@@ -56,26 +59,41 @@ class PushoverHandler:
     """A compiled pushover handler: renders each event into a Pushover message."""
 
     def __init__(self, spec: HandlerSpec, options: PushoverOptions,
-                 callbacks: Callbacks | None = None) -> None:
+                 callbacks: Callbacks | None = None,
+                 recipients: Sequence[Recipient] = (),
+                 directory: Mapping[str, Recipient] | None = None) -> None:
         self.spec = spec
         self.options = options
         self._callbacks = callbacks
+        self._recipients = list(recipients)
+        self._directory = directory or {}
 
     def priority(self, level: Level) -> int:
         """The priority a level is sent at: the handler's ``priorities``, else Kapacitor's."""
         return self.options.priorities.get(level, PRIORITIES.get(level, 0))
 
-    def plan(self, topic: str, event: Event, last: Delivery | None) -> list[Outgoing]:
-        """The event's notification, suppressed while its emergency stands, or preceded by
-        the cancel of an emergency still ringing for the same alert."""
+    def plan(self, topic: str, event: Event, last: Delivery | None,
+             now: float) -> list[Outgoing]:
+        """The event's notification (one per recipient on call at ``now``), suppressed while
+        its emergency stands, or preceded by the cancel of one still ringing for the alert."""
         payload = self.render(topic, event)
-        if last is None or not _is_emergency(last):
+        if last is not None and _is_emergency(last):
+            if (payload["priority"] == EMERGENCY and last.level == event.level
+                    and _standing(last)):
+                return [Outgoing(payload, suppressed=_why_suppressed(last))]
+            if _ringing(last):
+                return [self._cancel(topic, event.id), *self._addressed(payload, now)]
+        return self._addressed(payload, now)
+
+    def _addressed(self, payload: dict[str, Any], now: float) -> list[Outgoing]:
+        """One notification per recipient on call (the handler's user key without any)."""
+        if payload["priority"] == EMERGENCY and self.options.escalate_to:
+            payload = {**payload, "escalate": {"after": self.options.escalate_after,
+                                               "to": list(self.options.escalate_to)}}
+        if not self._recipients:
             return [Outgoing(payload)]
-        if payload["priority"] == EMERGENCY and last.level == event.level and _standing(last):
-            return [Outgoing(payload, suppressed=_why_suppressed(last))]
-        if _ringing(last):
-            return [self._cancel(topic, event.id), Outgoing(payload)]
-        return [Outgoing(payload)]
+        chosen, note = on_call(self._recipients, now)
+        return [Outgoing(addressed(payload, r, note)) for r in chosen]
 
     def _cancel(self, topic: str, event_id: str) -> Outgoing:
         """Stop the repeats of the alert's emergency (``cancel_by_tag``: no message spent)."""
@@ -119,11 +137,29 @@ class PushoverHandler:
                             round(held.latest.created_at * 1e9))}).to_dict()
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """``payload`` sent to this handler's current user key (the default key if unset)."""
+        """``payload`` sent to its recipient's current key, or this handler's current user key
+        (the default key if unset)."""
+        named = self._directory.get(str(payload.get("recipient", "")))
+        if named is not None:
+            return addressed({k: v for k, v in payload.items() if k != "recipient_note"},
+                             named, None)
+        if "recipient" in payload:
+            return payload  # a raw key: the handler names it, and it cannot change
         readdressed = {k: v for k, v in payload.items() if k != "user"}
         if self.options.user_key:
             readdressed["user"] = self.options.user_key
         return readdressed
+
+
+def addressed(payload: dict[str, Any], recipient: Recipient,
+              note: str | None) -> dict[str, Any]:
+    """``payload`` for one recipient: its key, its device if it has one, its name."""
+    result = {**payload, "user": recipient.user_key, "recipient": recipient.name}
+    if recipient.device:
+        result["device"] = recipient.device
+    if note:
+        result["recipient_note"] = note
+    return result
 
 
 _LAST_UNIX_SECOND = 2**32 - 1
@@ -169,9 +205,11 @@ class PushoverKind:
     name = "pushover"
     secret_options = SECRET_OPTIONS
 
-    def __init__(self, enabled: bool, callbacks: Callbacks | None = None) -> None:
+    def __init__(self, enabled: bool, callbacks: Callbacks | None = None,
+                 recipients: Mapping[str, Recipient] | None = None) -> None:
         self._enabled = enabled
         self._callbacks = callbacks
+        self.recipients = dict(recipients or {})
 
     @property
     def disabled_reason(self) -> str | None:
@@ -181,11 +219,23 @@ class PushoverKind:
     def compile(self, spec: HandlerSpec) -> PushoverHandler:
         """Validate the options as Kapacitor does (unknown keys and non-strings refused)."""
         options = decode_options(PushoverOptions, spec.options, "*pushover.HandlerConfig")
+        self._resolve(options.escalate_to, "escalate-to")
         if options.sound and options.sound not in BUILTIN_SOUNDS:
             log.warning("handler %s/%s: sound %r is not one of Pushover's built-in sounds; it "
                         "works only if it is a custom sound of this application",
                         spec.topic, spec.id, options.sound)
-        return PushoverHandler(spec, options, self._callbacks)
+        return PushoverHandler(spec, options, self._callbacks,
+                               self._resolve(options.recipients, "recipients"),
+                               self.recipients)
+
+    def _resolve(self, names: list[str], option: str) -> list[Recipient]:
+        for name in names:  # every name must be known, or a key
+            try:
+                resolve([name], self.recipients)
+            except ValueError as exc:
+                raise ValidationError(f"failed to decode options into *pushover.HandlerConfig: "
+                                      f"1 error(s) decoding:\n\n* '{option}' {exc}") from None
+        return resolve(names, self.recipients)
 
     def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
         """One flood summary for ``held``, rendered by its handler (or, once the handler is

@@ -10,19 +10,14 @@ A sound that is not one of Pushover's own may be a custom sound: it is accepted.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pushoverd.models import Level
+from pushoverd.pushover.keys import check_devices, check_user_keys
 from pushoverd.timefmt import parse_go_duration
 
-# Pushover's documented formats: user and group keys are 30 letters and digits (at most 50
-# joined by commas); device names are up to 25 letters, digits, "-" or "_", comma-separated.
-_KEY = re.compile(r"[A-Za-z0-9]{30}")
-_MAX_KEYS = 50
-_DEVICE = re.compile(r"[A-Za-z0-9_-]{1,25}")
 BUILTIN_SOUNDS = frozenset({
     "pushover", "bike", "bugle", "cashregister", "classical", "cosmic", "falling", "gamelan",
     "incoming", "intermission", "magic", "mechanical", "pianobar", "siren", "spacealarm",
@@ -70,25 +65,20 @@ class PushoverOptions(BaseModel):
     ttl: int | None = None
     html: bool = False
     monospace: bool = False
+    recipients: list[str] = Field(default_factory=list)
+    """Names from ``[pushoverd.recipients]`` or raw user keys, instead of ``user-key``."""
+    escalate_after: int | None = Field(None, alias="escalate-after")
+    escalate_to: list[str] = Field(default_factory=list, alias="escalate-to")
 
     @field_validator("user_key")
     @classmethod
     def _check_key(cls, value: str) -> str:
-        keys = value.split(",") if value else []
-        if len(keys) > _MAX_KEYS or not all(_KEY.fullmatch(k) for k in keys):
-            # Never echo the value: it is a secret.
-            raise ValueError("must be a Pushover user or group key: 30 letters and digits "
-                             f"(at most {_MAX_KEYS} joined by commas)")
-        return value
+        return check_user_keys(value)
 
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
-        bad = [d for d in value.split(",") if not _DEVICE.fullmatch(d)] if value else []
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a Pushover device name: up to 25 letters, "
-                             "digits, '-' or '_', several separated by commas")
-        return value
+        return check_devices(value)
 
     @field_validator("priorities", mode="before")
     @classmethod
@@ -97,7 +87,7 @@ class PushoverOptions(BaseModel):
             raise ValueError("must be a map of levels to priorities, e.g. {CRITICAL: 2}")
         return {_level(k): _priority(k, v) for k, v in value.items()}
 
-    @field_validator("retry", "expire", "ttl", mode="before")
+    @field_validator("retry", "expire", "ttl", "escalate_after", mode="before")
     @classmethod
     def _read_seconds(cls, value: Any) -> Any:
         return seconds(value)
@@ -123,10 +113,21 @@ class PushoverOptions(BaseModel):
             raise ValueError("must be a positive number of seconds")
         return value
 
+    @field_validator("escalate_after")
+    @classmethod
+    def _check_escalation(cls, value: int | None) -> int | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be a positive duration")
+        return value
+
     @model_validator(mode="after")
-    def _one_format(self) -> PushoverOptions:
+    def _consistent(self) -> PushoverOptions:
         if self.html and self.monospace:
             raise ValueError("'html' and 'monospace' cannot both be true (Pushover allows one)")
+        if self.recipients and self.user_key:
+            raise ValueError("'recipients' and 'user-key' cannot both be set")
+        if bool(self.escalate_after) != bool(self.escalate_to):
+            raise ValueError("'escalate-after' and 'escalate-to' go together")
         return self
 
 

@@ -127,6 +127,7 @@ def test_a_summary_below_emergency_carries_no_emergency_fields() -> None:
 # --- an emergency through its alert's life ---------------------------------------------------
 
 EMERGENCY_OPTIONS = {"priorities": {"CRITICAL": 2}}
+NOW = 1_750_000_000.0
 
 
 def sent_before(level: Level, priority: int, status: DeliveryStatus = DeliveryStatus.SENT,
@@ -142,7 +143,7 @@ def sent_before(level: Level, priority: int, status: DeliveryStatus = DeliverySt
 
 def plan(last: Delivery | None, level: Level = Level.CRITICAL) -> list[Outgoing]:
     event = Event(id="cpu:host=a", level=level, message=f"a is {level.name}")
-    return compile_options(EMERGENCY_OPTIONS).plan("cpu", event, last)
+    return compile_options(EMERGENCY_OPTIONS).plan("cpu", event, last, NOW)
 
 
 TAG = alert_tag("cpu", "oncall", "cpu:host=a")
@@ -197,5 +198,5 @@ def test_a_recovery_after_an_acknowledged_emergency_needs_no_cancel() -> None:
 def test_a_change_of_emergency_level_cancels_and_starts_afresh() -> None:
     handler = compile_options({"priorities": {"CRITICAL": 2, "WARNING": 2}})
     event = Event(id="cpu:host=a", level=Level.CRITICAL, message="a is CRITICAL")
-    cancel, fresh = handler.plan("cpu", event, sent_before(Level.WARNING, 2))
+    cancel, fresh = handler.plan("cpu", event, sent_before(Level.WARNING, 2), NOW)
     assert cancel.control and fresh.payload["priority"] == 2 and not fresh.suppressed
