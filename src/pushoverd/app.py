@@ -110,7 +110,9 @@ class Daemon:
         self.worker = build_worker(config, self.store, self.senders)
         self.topics = TopicService(self.store, build_kinds(config),
                                    on_enqueued=self.worker.notify, flood=flood_rule(config))
-        self.receipts = ReceiptPoller(self.store, self.transport, receipt_poll_interval(config))
+        self.receipts = ReceiptPoller(self.store, self.transport, receipt_poll_interval(config),
+                                      directory=directory(config.pushoverd.recipients),
+                                      on_enqueued=self.worker.notify)
         self.callbacks = CallbackReceiver(self.store)
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,

@@ -204,6 +204,8 @@ class Delivery:
     receipt_check_at: float | None = None
     """When its receipt is checked next (while outstanding)."""
     control: bool = False
+    escalated_at: float | None = None
+    """When this unanswered emergency was passed on to its escalation recipients."""
 
     @property
     def alert_key(self) -> tuple[str, str, str]:

@@ -182,6 +182,12 @@ class Store(Protocol):
         """Up to ``limit`` outstanding emergencies (sent with a receipt, not acknowledged,
         expired or cancelled) whose receipt check is due, the longest waiting first."""
 
+    async def escalate(self, delivery_id: int, deliveries: Sequence[NewDelivery],
+                       now: float) -> int:
+        """Pass an outstanding emergency nobody answered on, once: enqueue ``deliveries`` and
+        mark it escalated, atomically; how many were enqueued (0 once it no longer stands or
+        was escalated already)."""
+
     async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
         """The delivery the service gave ``receipt`` for, or None."""
 

@@ -249,6 +249,18 @@ class MemoryStore:
                            and d.receipt_check_at is not None and d.receipt_check_at <= now)
         return sorted(due, key=lambda d: (d.receipt_check_at or 0.0, d.id))[:limit]
 
+    async def escalate(self, delivery_id: int, deliveries: Sequence[NewDelivery],
+                       now: float) -> int:
+        """Pass an outstanding, not yet escalated emergency on, atomically; how many."""
+        found = self._by_ids([delivery_id])
+        if (not found or found[0].receipt_state is not ReceiptState.OUTSTANDING
+                or found[0].escalated_at is not None):
+            return 0
+        self._put(replace(found[0], escalated_at=now, updated_at=now))
+        for new in deliveries:
+            self._insert(new, now)
+        return len(deliveries)
+
     async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
         """The delivery Pushover gave ``receipt`` for, or None."""
         found = self._select(lambda d: d.receipt == receipt)

@@ -326,6 +326,18 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(Q["receipts_due"], (now, limit)).fetchall())
         return [_delivery(r) for r in rows]
 
+    async def escalate(self, delivery_id: int, deliveries: Sequence[NewDelivery],
+                       now: float) -> int:
+        """Pass an outstanding, not yet escalated emergency on: enqueue ``deliveries`` and
+        mark it escalated, atomically; how many were enqueued (0 if it no longer stands)."""
+        def write(conn: sqlite3.Connection) -> int:
+            if not conn.execute(Q["mark_escalated"], (now, now, delivery_id)).rowcount:
+                return 0
+            conn.executemany(Q["insert_delivery"], [_delivery_row(d, now) for d in deliveries])
+            return len(deliveries)
+
+        return await self._write(write)
+
     async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
         """The delivery Pushover gave ``receipt`` for, or None."""
         row = await self._read(lambda c: c.execute(
@@ -515,7 +527,7 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         summary_id=row[16], summarizes=row[17], requeued_at=row[18], receipt=row[19],
         receipt_state=ReceiptState(row[20]) if row[20] else None, acknowledged_at=row[21],
         acknowledged_by=row[22], acknowledged_by_device=row[23], receipt_check_at=row[24],
-        control=bool(row[25]))
+        control=bool(row[25]), escalated_at=row[26])
 
 
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:

@@ -65,3 +65,14 @@ def on_call(recipients: list[Recipient], at: float) -> tuple[list[Recipient], st
         return present, None
     names = ", ".join(r.name for r in recipients)
     return recipients, f"none of {names} on shift: sent to all of them"
+
+
+def addressed(payload: dict[str, Any], recipient: Recipient,
+              note: str | None) -> dict[str, Any]:
+    """``payload`` for one recipient: its key, its device if it has one, its name."""
+    result = {**payload, "user": recipient.user_key, "recipient": recipient.name}
+    if recipient.device:
+        result["device"] = recipient.device
+    if note:
+        result["recipient_note"] = note
+    return result

@@ -24,7 +24,7 @@ from typing import Any
 from pushoverd.errors import ValidationError
 from pushoverd.handlers.base import Outgoing, decode_options
 from pushoverd.handlers.pushover.callback import Callbacks
-from pushoverd.handlers.pushover.directory import Recipient, on_call, resolve
+from pushoverd.handlers.pushover.directory import Recipient, addressed, on_call, resolve
 from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
 from pushoverd.models import (
     Delivery,
@@ -149,17 +149,6 @@ class PushoverHandler:
         if self.options.user_key:
             readdressed["user"] = self.options.user_key
         return readdressed
-
-
-def addressed(payload: dict[str, Any], recipient: Recipient,
-              note: str | None) -> dict[str, Any]:
-    """``payload`` for one recipient: its key, its device if it has one, its name."""
-    result = {**payload, "user": recipient.user_key, "recipient": recipient.name}
-    if recipient.device:
-        result["device"] = recipient.device
-    if note:
-        result["recipient_note"] = note
-    return result
 
 
 _LAST_UNIX_SECOND = 2**32 - 1

@@ -1,5 +1,6 @@
 """Following emergencies up: every outstanding receipt is checked with Pushover until someone
-acknowledges it, it expires, or its alert's recovery cancels it.
+acknowledges it, it expires, or its alert's recovery cancels it; and an emergency nobody
+answered within its handler's ``escalate-after`` is passed on, once, to ``escalate-to``.
 
 ``GET receipts/<receipt>.json`` costs no message; Pushover asks for no more than one check per
 receipt every 5 seconds, so each receipt is checked at most every ``poll-interval`` (at least
@@ -13,11 +14,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pushoverd.errors import PushoverError, PushoverRejected
+from pushoverd.handlers.pushover.directory import Recipient, addressed, resolve
 from pushoverd.handlers.pushover.transport import Transport
-from pushoverd.models import Delivery, ReceiptState, ReceiptUpdate
+from pushoverd.models import Delivery, NewDelivery, ReceiptState, ReceiptUpdate
 from pushoverd.pushover.client import ReceiptStatus
 from pushoverd.store.base import Store
 
@@ -47,13 +50,16 @@ class ReceiptPoller:
 
     def __init__(self, store: Store, transport: Transport, interval: float,
                  clock: Callable[[], float] = time.time, tick: float = 1.0,
-                 batch: int = 20) -> None:
+                 batch: int = 20, directory: Mapping[str, Recipient] | None = None,
+                 on_enqueued: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._transport = transport
         self._interval = interval
         self._clock = clock
         self._tick = tick
         self._batch = batch
+        self._directory = dict(directory or {})
+        self._on_enqueued = on_enqueued
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -80,9 +86,44 @@ class ReceiptPoller:
         now = self._clock()
         due = await self._store.receipts_due(now, self._batch)
         for delivery in due:
-            await self._store.record_receipt(delivery.id, await self._check(delivery, now),
-                                             self._clock())
+            update = await self._check(delivery, now)
+            if update.state is ReceiptState.OUTSTANDING:
+                update = await self._escalate_if_due(delivery, update, now)
+            await self._store.record_receipt(delivery.id, update, self._clock())
         return len(due)
+
+    async def _escalate_if_due(self, d: Delivery, update: ReceiptUpdate,
+                               now: float) -> ReceiptUpdate:
+        """Pass an unanswered emergency on once ``escalate-after`` has passed; the next check
+        comes no later than that moment."""
+        plan = d.payload.get("escalate")
+        if not isinstance(plan, dict) or d.escalated_at is not None or d.sent_at is None:
+            return update
+        due = d.sent_at + float(plan.get("after") or 0)
+        if now < due:
+            nearest = min(update.next_check_at or due, due)
+            return ReceiptUpdate(ReceiptState.OUTSTANDING, next_check_at=nearest)
+        escalated = await self._store.escalate(d.id, self._escalation(d, plan), now)
+        if escalated:
+            log.warning("emergency not acknowledged in time: passed on to %d recipient(s)",
+                        escalated, extra={"fields": {"delivery": d.id, "topic": d.topic,
+                                                     "handler": d.handler_id}})
+            self._on_enqueued()
+        return update
+
+    def _escalation(self, d: Delivery, plan: dict[str, Any]) -> list[NewDelivery]:
+        base = {k: v for k, v in d.payload.items()
+                if k not in ("escalate", "recipient", "recipient_note", "user", "device")}
+        try:
+            recipients = resolve([str(n) for n in plan.get("to", [])], self._directory)
+        except ValueError as exc:  # a name removed from the config since
+            log.error("cannot escalate delivery %d: %s", d.id, exc)
+            return []
+        return [NewDelivery(topic=d.topic, handler_id=d.handler_id, kind=d.kind,
+                            event_id=d.event_id, level=d.level,
+                            payload=addressed(base, r, f"escalated: delivery {d.id} was not "
+                                              "acknowledged in time"))
+                for r in recipients]
 
     async def _check(self, d: Delivery, now: float) -> ReceiptUpdate:
         assert d.receipt is not None

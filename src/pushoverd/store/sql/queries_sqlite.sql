@@ -5,7 +5,7 @@
 id, topic, handler_id, kind, event_id, level, payload, status, attempts, created_at,
 next_attempt_at, updated_at, sent_at, request_id, last_error, info, summary_id, summarizes,
 requeued_at, receipt, receipt_state, acknowledged_at, acknowledged_by, acknowledged_by_device,
-receipt_check_at, control
+receipt_check_at, control, escalated_at
 
 -- name: event_columns
 id, message, details, time_ns, duration_ns, level, previous_level
@@ -159,6 +159,10 @@ WHERE status='sending'
 -- name: receipts_due
 SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_receipts_due
 WHERE receipt_state='outstanding' AND receipt_check_at<=? ORDER BY receipt_check_at LIMIT ?
+
+-- name: mark_escalated
+UPDATE deliveries SET escalated_at=?, updated_at=?
+WHERE id=? AND receipt_state='outstanding' AND escalated_at IS NULL
 
 -- name: delivery_by_receipt
 SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_receipt WHERE receipt=?

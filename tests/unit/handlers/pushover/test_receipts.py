@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import OTHER_USER, TOKEN, USER
 from tests.fakes.pushover import FakePushover
 
+from pushoverd.handlers.pushover.directory import Recipient
 from pushoverd.handlers.pushover.receipts import ReceiptPoller, mask
 from pushoverd.handlers.pushover.transport import LocalTransport
 from pushoverd.models import DeliveryFilter, Event, Level, NewDelivery, ReceiptState
@@ -124,3 +125,79 @@ def test_keys_are_masked_to_their_first_and_last_four_characters() -> None:
     assert mask(OTHER_USER) == f"{OTHER_USER[:4]}…{OTHER_USER[-4:]}"
     assert OTHER_USER not in mask(OTHER_USER)
     assert mask("short") == "…"
+
+
+async def escalating_emergency(store: MemoryStore, clock: Clock, receipt: str) -> int:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([NewDelivery(topic="cpu", handler_id="oncall", kind="pushover",
+                                 event_id=ctx.event.id, level=ctx.event.level,
+                                 payload={"message": "a is CRITICAL", "priority": 2,
+                                          "retry": 60, "expire": 300, "tags": "pdtag",
+                                          "user": USER, "recipient": "alice",
+                                          "escalate": {"after": 300, "to": ["bob"]}})])
+
+    await store.collect("cpu", [Event("cpu:host=a", Level.CRITICAL)], plan)
+    [delivery] = await store.deliveries(DeliveryFilter(limit=1))
+    await store.claim(clock(), 1, 60, ["pushover"])
+    await store.mark_sent(delivery.id, "r", None, clock(), receipt)
+    return delivery.id
+
+
+@pytest.fixture
+async def escalation(client: PushoverClient) -> tuple[MemoryStore, ReceiptPoller, Clock,
+                                                       list[int]]:
+    clock, woken = Clock(), []
+    store = MemoryStore(clock=clock)
+    await store.open()
+    bob = Recipient("bob", OTHER_USER, "tablet")
+    poller = ReceiptPoller(store, LocalTransport(client), INTERVAL, clock=clock,
+                           directory={"bob": bob}, on_enqueued=lambda: woken.append(1))
+    return store, poller, clock, woken
+
+
+async def test_an_emergency_nobody_answers_is_passed_on_once_after_escalate_after(
+        escalation: tuple[MemoryStore, ReceiptPoller, Clock, list[int]],
+        client: PushoverClient, fake: FakePushover) -> None:
+    store, poller, clock, woken = escalation
+    sent = await client.send(Message.build("a", priority=2, retry=60, expire=300))
+    source = await escalating_emergency(store, clock, str(sent.receipt))
+    await poller.poll()
+    assert len(await store.deliveries(DeliveryFilter())) == 1
+    clock.now += 300
+    await poller.poll()
+    first, passed_on = sorted(await store.deliveries(DeliveryFilter()), key=lambda d: d.id)
+    assert first.id == source and first.escalated_at == clock.now
+    assert (passed_on.payload["user"], passed_on.payload["recipient"],
+            passed_on.payload["device"], passed_on.payload["priority"]) == (
+        OTHER_USER, "bob", "tablet", 2)
+    assert "escalate" not in passed_on.payload  # it does not escalate again
+    assert passed_on.payload["recipient_note"] == (f"escalated: delivery {source} was not "
+                                                   "acknowledged in time")
+    assert woken == [1]
+    clock.now += 600
+    await poller.poll()
+    assert len(await store.deliveries(DeliveryFilter())) == 2
+
+
+async def test_an_acknowledged_emergency_is_not_escalated(
+        escalation: tuple[MemoryStore, ReceiptPoller, Clock, list[int]],
+        client: PushoverClient, fake: FakePushover) -> None:
+    store, poller, clock, _ = escalation
+    sent = await client.send(Message.build("a", priority=2, retry=60, expire=300))
+    await escalating_emergency(store, clock, str(sent.receipt))
+    fake.acknowledge(str(sent.receipt), USER)
+    clock.now += 301
+    await poller.poll()
+    assert len(await store.deliveries(DeliveryFilter())) == 1
+
+
+async def test_the_next_check_comes_no_later_than_the_escalation(
+        escalation: tuple[MemoryStore, ReceiptPoller, Clock, list[int]],
+        client: PushoverClient) -> None:
+    store, poller, clock, _ = escalation
+    poller._interval = 600.0
+    sent = await client.send(Message.build("a", priority=2, retry=60, expire=300))
+    source = await escalating_emergency(store, clock, str(sent.receipt))
+    await poller.poll()
+    waiting = await store.delivery(source)
+    assert waiting is not None and waiting.receipt_check_at == waiting.sent_at + 300  # type: ignore[operator]
