@@ -240,6 +240,9 @@ class DeliveryFilter:
     handler_id: str | None = None
     kind: str | None = None
     delivery_id: int | None = None
+    recipient: str | None = None
+    acknowledged: bool | None = None
+    """True: acknowledged emergencies; False: emergencies nobody acknowledged (yet)."""
     statuses: tuple[DeliveryStatus, ...] = ()
     since: float | None = None
     until: float | None = None

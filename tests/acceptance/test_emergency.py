@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from tests.acceptance.daemon import Daemon, free_port, write_config
-from tests.conftest import OTHER_USER
+from tests.conftest import OTHER_USER, USER
 from tests.fakes.pushover import FakePushover
 
 from pushoverd.handlers.pushover.kind import alert_tag
@@ -185,3 +185,38 @@ def test_an_acknowledgement_callback_is_believed_only_with_its_own_token(
     assert (shown["receipt_state"], shown["acknowledged_by_device"]) == ("acknowledged", "iphone")
     assert "callback" not in shown["notification"]  # its token is not shown
     assert fake.call_back(receipt) == 200  # a repeat is harmless
+
+
+def test_an_unanswered_emergency_escalates_and_acknowledgement_stops_the_rest(
+        tmp_path: Path, fake: FakePushover) -> None:
+    port = free_port()
+    extra = ('[pushoverd.receipts]\n  poll-interval = "5s"\n'
+             f'[pushoverd.recipients.alice]\n  user-key = "{USER}"\n  device = "phone"\n'
+             f'[pushoverd.recipients.bob]\n  user-key = "{OTHER_USER}"\n')
+    daemon = Daemon(write_config(tmp_path, fake.url, port, extra=extra), port).start()
+    try:
+        created = daemon.call("POST", HANDLERS, json={
+            "id": "oncall", "kind": "pushover", "options": {
+                "priorities": {"CRITICAL": 2}, "recipients": ["alice"],
+                "escalate-after": "2s", "escalate-to": ["bob"], "flood-rate": 0}})
+        assert created.status_code == 200, created.text
+        assert daemon.post_alert("cpu", critical()).status_code == 204
+        first, passed_on = fake.wait_for(2, timeout=20)  # bob's comes after 2 s unanswered
+        assert (first.form["user"], first.form["device"]) == (USER, "phone")
+        assert (passed_on.form["user"], passed_on.form["priority"]) == (OTHER_USER, "2")
+        assert passed_on.at - first.at >= 2.0
+        to_bob = daemon.call("GET", "/pushoverd/v1/deliveries?recipient=bob").json()
+        assert to_bob["deliveries"][0]["recipient_note"].startswith("escalated:")
+
+        receipt = next(r for r, s in fake.receipts.items() if not s["acknowledged"])
+        fake.acknowledge(receipt, OTHER_USER)
+        until(lambda: daemon.call("GET", "/pushoverd/v1/deliveries?acknowledged=true")
+              .json()["deliveries"], timeout=15)
+        time.sleep(1.0)
+        assert len(fake.accepted) == 2  # nobody further is rung
+        unanswered = daemon.call("GET", "/pushoverd/v1/deliveries?acknowledged=false").json()
+        assert len(unanswered["deliveries"]) == 1
+        bad = daemon.call("GET", "/pushoverd/v1/deliveries?acknowledged=maybe")
+        assert bad.status_code == 400 and "acknowledged" in bad.json()["error"]
+    finally:
+        daemon.stop()

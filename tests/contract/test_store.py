@@ -658,6 +658,29 @@ async def test_suppressed_deliveries_are_finished_and_not_notifications(store: S
     assert await store.prune(later(60)) == 1
 
 
+async def test_deliveries_can_be_listed_by_recipient_and_by_acknowledgement(
+        store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([NewDelivery(topic=ctx.topic, handler_id="h", kind="pushover",
+                                 event_id=ctx.event.id, level=ctx.event.level,
+                                 payload={"message": ctx.event.message,
+                                          "recipient": ctx.event.message})])
+
+    await store.collect("cpu", [Event("a", Level.CRITICAL, "alice"),
+                                Event("b", Level.CRITICAL, "bob"),
+                                Event("c", Level.CRITICAL, "carol")], plan)
+    alice, bob, carol = sorted(d.id for d in await store.deliveries(DeliveryFilter()))
+    now = later()
+    await claim(store, now)
+    await store.mark_sent(alice, "r", None, now, receipt="A" * 30)
+    await store.mark_sent(bob, "r", None, now, receipt="B" * 30)
+    await store.mark_sent(carol, "r", None, now)  # not an emergency
+    await store.record_receipt(alice, ReceiptUpdate(ReceiptState.ACKNOWLEDGED), now)
+    assert [d.id for d in await store.deliveries(DeliveryFilter(recipient="bob"))] == [bob]
+    assert [d.id for d in await store.deliveries(DeliveryFilter(acknowledged=True))] == [alice]
+    assert [d.id for d in await store.deliveries(DeliveryFilter(acknowledged=False))] == [bob]
+
+
 async def test_deliveries_are_listed_newest_first_and_filtered(store: Store) -> None:
     cpu = await enqueue(store, 3, "cpu")
     mem = await enqueue(store, 1, "mem")

@@ -67,6 +67,13 @@ def _int(request: web.Request, name: str, default: int | None) -> int | None:
     return int(value)
 
 
+def _bool(request: web.Request, name: str) -> bool | None:
+    value = request.query.get(name, "")
+    if value in ("", "true", "false"):
+        return None if not value else value == "true"
+    raise ValidationError(f"{name}: expected true or false, got {value!r}")
+
+
 def _statuses(request: web.Request) -> tuple[DeliveryStatus, ...]:
     names = [s for s in request.query.get("status", "").split(",") if s]
     try:
@@ -81,6 +88,8 @@ def _filter(request: web.Request) -> DeliveryFilter:
     return DeliveryFilter(
         topic=request.query.get("topic") or None, handler_id=request.query.get("handler") or None,
         kind=request.query.get("kind") or None,
+        recipient=request.query.get("recipient") or None,
+        acknowledged=_bool(request, "acknowledged"),
         statuses=_statuses(request), since=_time(request, "since"), until=_time(request, "until"),
         limit=min(limit, MAX_LIMIT), before_id=_int(request, "before", None))
 

@@ -415,6 +415,9 @@ def _matches(query: DeliveryFilter, d: Delivery) -> bool:
     return ((query.topic is None or d.topic == query.topic)
             and (query.handler_id is None or d.handler_id == query.handler_id)
             and (query.kind is None or d.kind == query.kind)
+            and (query.recipient is None or d.payload.get("recipient") == query.recipient)
+            and (query.acknowledged is None or (d.receipt is not None and (
+                d.receipt_state is ReceiptState.ACKNOWLEDGED) is query.acknowledged))
             and (query.delivery_id is None or d.id == query.delivery_id)
             and (not query.statuses or d.status in query.statuses)
             and (query.since is None or d.created_at >= query.since)

@@ -541,6 +541,12 @@ def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:
     if query.statuses:
         clauses.append(f"status IN ({','.join('?' * len(query.statuses))})")
         args.extend(s.value for s in query.statuses)
+    if query.recipient is not None:
+        clauses.append("json_extract(payload, '$.recipient')=?")
+        args.append(query.recipient)
+    if query.acknowledged is not None:
+        clauses.append("receipt IS NOT NULL AND COALESCE(receipt_state, '')"
+                       + ("=" if query.acknowledged else "<>") + "'acknowledged'")
     for clause, value in (("created_at>=?", query.since), ("created_at<?", query.until),
                           ("id<?", query.before_id)):
         if value is not None:
