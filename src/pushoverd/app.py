@@ -113,7 +113,8 @@ class Daemon:
         self.receipts = ReceiptPoller(self.store, self.transport, receipt_poll_interval(config),
                                       directory=directory(config.pushoverd.recipients),
                                       on_enqueued=self.worker.notify)
-        self.callbacks = CallbackReceiver(self.store)
+        self.callbacks = CallbackReceiver(self.store,
+                                          directory=directory(config.pushoverd.recipients))
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,
                                        refresh=self.topics.refresh)

@@ -14,7 +14,8 @@ import re
 import time
 from collections.abc import Callable, Mapping
 
-from pushoverd.handlers.pushover.receipts import mask
+from pushoverd.handlers.pushover.directory import Recipient
+from pushoverd.handlers.pushover.receipts import who
 from pushoverd.models import Delivery, ReceiptState, ReceiptUpdate
 from pushoverd.store.base import Store
 
@@ -44,9 +45,11 @@ class Callbacks:
 class CallbackReceiver:
     """Records the acknowledgements Pushover calls back with."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time,
+                 directory: Mapping[str, Recipient] | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._directory = dict(directory or {})
 
     async def receive(self, token: str, form: Mapping[str, str]) -> bool:
         """Record a callback; whether its token and receipt name one emergency of ours."""
@@ -58,8 +61,8 @@ class CallbackReceiver:
             log.warning("refused a callback whose token and receipt do not match")
             return False
         if form.get("acknowledged") == "1":
-            await self._store.record_receipt(delivery.id, _acknowledgement(form, self._clock()),
-                                             self._clock())
+            update = _acknowledgement(form, self._clock(), self._directory)
+            await self._store.record_receipt(delivery.id, update, self._clock())
         return True
 
 
@@ -68,10 +71,10 @@ def _token_of(delivery: Delivery, token: str) -> bool:
     return hmac.compare_digest(url.rpartition("/")[2], token)
 
 
-def _acknowledgement(form: Mapping[str, str], now: float) -> ReceiptUpdate:
+def _acknowledgement(form: Mapping[str, str], now: float,
+                     directory: Mapping[str, Recipient]) -> ReceiptUpdate:
     at = form.get("acknowledged_at", "")
-    by = form.get("acknowledged_by", "")
     return ReceiptUpdate(
         ReceiptState.ACKNOWLEDGED, acknowledged_at=float(at) if at.isdigit() else now,
-        acknowledged_by=mask(by) if by else None,
+        acknowledged_by=who(form.get("acknowledged_by"), directory),
         acknowledged_by_device=form.get("acknowledged_by_device") or None)

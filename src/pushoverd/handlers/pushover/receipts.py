@@ -32,13 +32,21 @@ def mask(key: str) -> str:
     return f"{key[:4]}…{key[-4:]}" if len(key) > 8 else "…"
 
 
-def update_from(status: ReceiptStatus, now: float, interval: float) -> ReceiptUpdate:
+def who(key: str | None, directory: Mapping[str, Recipient]) -> str | None:
+    """Who a user key is: the recipient's name, else the key masked (never the key)."""
+    if not key:
+        return None
+    return next((name for name, r in directory.items() if r.user_key == key), mask(key))
+
+
+def update_from(status: ReceiptStatus, now: float, interval: float,
+                directory: Mapping[str, Recipient] | None = None) -> ReceiptUpdate:
     """What a receipt's status means for its delivery."""
     if status.acknowledged:
         return ReceiptUpdate(
             ReceiptState.ACKNOWLEDGED,
             acknowledged_at=float(status.acknowledged_at) if status.acknowledged_at else now,
-            acknowledged_by=mask(status.acknowledged_by) if status.acknowledged_by else None,
+            acknowledged_by=who(status.acknowledged_by, directory or {}),
             acknowledged_by_device=status.acknowledged_by_device)
     if status.expired:
         return ReceiptUpdate(ReceiptState.EXPIRED)
@@ -135,7 +143,7 @@ class ReceiptPoller:
         except PushoverError as exc:
             log.warning("checking the receipt of delivery %d failed, again later: %s", d.id, exc)
             return ReceiptUpdate(ReceiptState.OUTSTANDING, next_check_at=now + self._interval)
-        update = update_from(status, now, self._interval)
+        update = update_from(status, now, self._interval, self._directory)
         if update.state is ReceiptState.ACKNOWLEDGED:
             log.info("emergency acknowledged", extra={"fields": {
                 "delivery": d.id, "topic": d.topic, "handler": d.handler_id,

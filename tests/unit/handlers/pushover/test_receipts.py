@@ -11,7 +11,7 @@ from tests.conftest import OTHER_USER, TOKEN, USER
 from tests.fakes.pushover import FakePushover
 
 from pushoverd.handlers.pushover.directory import Recipient
-from pushoverd.handlers.pushover.receipts import ReceiptPoller, mask
+from pushoverd.handlers.pushover.receipts import ReceiptPoller, mask, who
 from pushoverd.handlers.pushover.transport import LocalTransport
 from pushoverd.models import DeliveryFilter, Event, Level, NewDelivery, ReceiptState
 from pushoverd.pushover.client import PushoverClient
@@ -201,3 +201,11 @@ async def test_the_next_check_comes_no_later_than_the_escalation(
     await poller.poll()
     waiting = await store.delivery(source)
     assert waiting is not None and waiting.receipt_check_at == waiting.sent_at + 300  # type: ignore[operator]
+
+
+def test_an_acknowledgement_names_the_recipient_when_the_key_is_one_of_theirs() -> None:
+
+    directory = {"bob": Recipient("bob", OTHER_USER)}
+    assert who(OTHER_USER, directory) == "bob"
+    assert who(USER, directory) == mask(USER)
+    assert who(None, directory) is None
