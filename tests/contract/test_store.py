@@ -618,6 +618,24 @@ async def test_the_planner_sees_its_handlers_last_notification_about_the_alert(
     assert seen == [("a", None), ("b", None), ("a", "first"), ("a", "first")]
 
 
+async def test_the_planner_sees_what_of_the_alert_is_unfinished(store: Store) -> None:
+    await store.collect("cpu", [event("a"), event("a"), event("a"), event("b")], one_delivery)
+    sent, followed, pending, other = sorted(d.id for d in await store.deliveries(
+        DeliveryFilter()))
+    now = later()
+    await claim(store, now, 2)
+    await store.mark_sent(sent, "r", None, now)
+    await store.mark_sent(followed, "r", None, now, receipt="F" * 30)
+    seen: list[list[int]] = []
+
+    def plan(ctx: Collecting) -> Plan:
+        seen.append([d.id for d in ctx.unfinished("h")])
+        return Plan()
+
+    await store.collect("cpu", [event("a"), event("b")], plan)
+    assert seen == [[followed, pending], [other]]
+
+
 async def test_a_sent_control_delivery_closes_its_alerts_earlier_receipts(store: Store) -> None:
     def plan(ctx: Collecting) -> Plan:
         return Plan([NewDelivery(topic=ctx.topic, handler_id="h", kind="pushover",

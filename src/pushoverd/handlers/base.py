@@ -16,6 +16,16 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
+class AlertHistory:
+    """What a handler has sent about one alert so far."""
+
+    last: Delivery | None = None
+    """Its latest notification (None for a new alert)."""
+    unfinished: tuple[Delivery, ...] = ()
+    """Its notifications still on their way, or still followed up (outstanding receipts)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """One delivery a handler wants for an event, rendered once so every retry sends the same."""
 
@@ -31,11 +41,10 @@ class Handler(Protocol):
 
     spec: HandlerSpec
 
-    def plan(self, topic: str, event: Event, last: Delivery | None,
+    def plan(self, topic: str, event: Event, history: AlertHistory,
              now: float) -> list[Outgoing]:
-        """What ``event``, arriving at ``now``, causes, given this handler's ``last``
-        notification about the same alert (None for a new one); must be pure: it may run
-        twice for one event."""
+        """What ``event``, arriving at ``now``, causes, given this handler's history of the
+        same alert; must be pure: it may run twice for one event."""
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A stored payload with its recipients replaced by this handler's current ones (for

@@ -41,6 +41,11 @@ LastNotification = Callable[[str], Delivery | None]
 """``last(handler_id)``: that handler's latest notification about the alert being collected
 (not coalesced, suppressed or control), this transaction's own included."""
 
+Unfinished = Callable[[str], list[Delivery]]
+"""``unfinished(handler_id)``: that handler's notifications about the alert being collected
+that are still on their way (pending, failed, sending) or followed up (an outstanding
+receipt), oldest first, this transaction's own included."""
+
 
 @dataclass(frozen=True, slots=True)
 class Collecting:
@@ -54,6 +59,7 @@ class Collecting:
     """The ingest time: what the deliveries' ``created_at`` will be."""
     notifications: NotificationCount
     last_notification: LastNotification
+    unfinished: Unfinished
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,8 @@ class MemoryStore:
                 previous = state.events[event.id].level if event.id in state.events else Level.OK
                 state.events[event.id] = _event_state(event, previous)
                 result = plan(Collecting(topic, event, previous, now, self._counter(topic),
-                                         self._last(topic, event.id)))
+                                         self._last(topic, event.id),
+                                         self._unfinished(topic, event.id)))
                 for new in result.deliveries:
                     self._insert(new, now)
                 enqueued += len(result.deliveries)
@@ -174,6 +175,13 @@ class MemoryStore:
                                  and d.created_at > since and _is_notification(d))
             return min(at_most, len(found))
         return count
+
+    def _unfinished(self, topic: str, event_id: str) -> Callable[[str], list[Delivery]]:
+        def unfinished(handler_id: str) -> list[Delivery]:
+            return self._select(lambda d: d.alert_key == (topic, handler_id, event_id)
+                                and not d.control and (d.status in _OPEN or d.receipt_state
+                                                       is ReceiptState.OUTSTANDING))
+        return unfinished
 
     def _last(self, topic: str, event_id: str) -> Callable[[str], Delivery | None]:
         def last(handler_id: str) -> Delivery | None:

@@ -450,6 +450,12 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
             return _delivery(row) if row else None
         return last_notification
 
+    def unfinished(event_id: str) -> Callable[[str], list[Delivery]]:
+        def of_handler(handler_id: str) -> list[Delivery]:
+            rows = conn.execute(Q["unfinished"], (topic, handler_id, event_id)).fetchall()
+            return [_delivery(r) for r in rows]
+        return of_handler
+
     enqueued, skipped = 0, []
     for event in events:
         row = conn.execute(Q["event_level"], (topic, event.id)).fetchone()
@@ -458,7 +464,8 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
             topic, event.id, event.message, event.details, _time_column(event.time_ns),
             event.duration_ns, int(event.level), int(previous), json.dumps(event.data),
             int(event.recoverable), now))
-        result = plan(Collecting(topic, event, previous, now, notifications, last(event.id)))
+        result = plan(Collecting(topic, event, previous, now, notifications, last(event.id),
+                                 unfinished(event.id)))
         conn.executemany(Q["insert_delivery"], [_delivery_row(d, now) for d in result.deliveries])
         enqueued += len(result.deliveries)
         skipped += result.skipped

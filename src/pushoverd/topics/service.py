@@ -20,7 +20,7 @@ from typing import Any
 import jsonpatch
 
 from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationError
-from pushoverd.handlers.base import Handler, Outgoing
+from pushoverd.handlers.base import AlertHistory, Handler, Outgoing
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
     REDACTED,
@@ -165,7 +165,8 @@ class TopicService:
 
     def _deliveries(self, route: Route, ctx: Collecting) -> list[NewDelivery]:
         spec, event = route.spec, ctx.event
-        planned = route.handler.plan(ctx.topic, event, ctx.last_notification(spec.id), ctx.now)
+        history = AlertHistory(ctx.last_notification(spec.id), tuple(ctx.unfinished(spec.id)))
+        planned = route.handler.plan(ctx.topic, event, history, ctx.now)
         return [NewDelivery(topic=ctx.topic, handler_id=spec.id, kind=spec.kind,
                             event_id=event.id, level=event.level, payload=out.payload,
                             control=out.control, **self._outcome(route, ctx, out))

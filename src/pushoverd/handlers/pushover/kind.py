@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pushoverd.errors import ValidationError
-from pushoverd.handlers.base import Outgoing, decode_options
+from pushoverd.handlers.base import AlertHistory, Outgoing, decode_options
 from pushoverd.handlers.pushover.callback import Callbacks
 from pushoverd.handlers.pushover.directory import Recipient, addressed, on_call, resolve
 from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
@@ -72,17 +72,18 @@ class PushoverHandler:
         """The priority a level is sent at: the handler's ``priorities``, else Kapacitor's."""
         return self.options.priorities.get(level, PRIORITIES.get(level, 0))
 
-    def plan(self, topic: str, event: Event, last: Delivery | None,
+    def plan(self, topic: str, event: Event, history: AlertHistory,
              now: float) -> list[Outgoing]:
         """The event's notification (one per recipient on call at ``now``), suppressed while
-        its emergency stands, or preceded by the cancel of one still ringing for the alert."""
+        its emergency stands, or preceded by the cancel of any still ringing for the alert."""
         payload = self.render(topic, event)
-        if last is not None and _is_emergency(last):
-            if (payload["priority"] == EMERGENCY and last.level == event.level
-                    and _standing(last)):
-                return [Outgoing(payload, suppressed=_why_suppressed(last))]
-            if _ringing(last):
-                return [self._cancel(topic, event.id), *self._addressed(payload, now)]
+        last = history.last
+        ringing = [d for d in history.unfinished if _is_emergency(d) and _ringing(d)]
+        if last is not None and _is_emergency(last) and payload["priority"] == EMERGENCY \
+                and last.level == event.level and (ringing or _standing(last)):
+            return [Outgoing(payload, suppressed=_why_suppressed(last, bool(ringing)))]
+        if ringing:
+            return [self._cancel(topic, event.id), *self._addressed(payload, now)]
         return self._addressed(payload, now)
 
     def _addressed(self, payload: dict[str, Any], now: float) -> list[Outgoing]:
@@ -180,8 +181,8 @@ def _standing(d: Delivery) -> bool:
     return _ringing(d) or d.receipt_state is ReceiptState.ACKNOWLEDGED
 
 
-def _why_suppressed(d: Delivery) -> str:
-    if d.receipt_state is ReceiptState.ACKNOWLEDGED:
+def _why_suppressed(d: Delivery, ringing: bool) -> str:
+    if d.receipt_state is ReceiptState.ACKNOWLEDGED and not ringing:
         return (f"not sent: the emergency for this alert at {d.level.name} (delivery {d.id}) "
                 f"was acknowledged by {d.acknowledged_by or 'someone'}")
     return (f"not sent: the emergency for this alert at {d.level.name} (delivery {d.id}) is "

@@ -98,6 +98,11 @@ SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_alert
 WHERE topic=? AND handler_id=? AND event_id=? AND status NOT IN ('coalesced','suppressed')
   AND control=0 ORDER BY id DESC LIMIT 1
 
+-- name: unfinished
+SELECT {delivery_columns} FROM deliveries INDEXED BY deliveries_alert
+WHERE topic=? AND handler_id=? AND event_id=? AND control=0
+  AND (status IN ('pending','failed','sending') OR receipt_state='outstanding') ORDER BY id
+
 -- A control delivery, once sent, closes the outstanding receipts of its alert before it.
 -- name: close_receipts
 UPDATE deliveries SET receipt_state='cancelled', receipt_check_at=NULL, updated_at=:now

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pushoverd.errors import ValidationError
-from pushoverd.handlers.base import Outgoing
+from pushoverd.handlers.base import AlertHistory, Outgoing
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.pushover.kind import alert_tag
 from pushoverd.models import (
@@ -141,9 +141,19 @@ def sent_before(level: Level, priority: int, status: DeliveryStatus = DeliverySt
                     ReceiptState.ACKNOWLEDGED else None)
 
 
+OPEN = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING)
+
+
+def history(last: Delivery | None) -> AlertHistory:
+    """``last`` as the store reports it: also unfinished while open or followed up."""
+    unfinished = last is not None and (last.status in OPEN
+                                       or last.receipt_state is ReceiptState.OUTSTANDING)
+    return AlertHistory(last, (last,) if unfinished and last else ())
+
+
 def plan(last: Delivery | None, level: Level = Level.CRITICAL) -> list[Outgoing]:
     event = Event(id="cpu:host=a", level=level, message=f"a is {level.name}")
-    return compile_options(EMERGENCY_OPTIONS).plan("cpu", event, last, NOW)
+    return compile_options(EMERGENCY_OPTIONS).plan("cpu", event, history(last), NOW)
 
 
 TAG = alert_tag("cpu", "oncall", "cpu:host=a")
@@ -198,5 +208,16 @@ def test_a_recovery_after_an_acknowledged_emergency_needs_no_cancel() -> None:
 def test_a_change_of_emergency_level_cancels_and_starts_afresh() -> None:
     handler = compile_options({"priorities": {"CRITICAL": 2, "WARNING": 2}})
     event = Event(id="cpu:host=a", level=Level.CRITICAL, message="a is CRITICAL")
-    cancel, fresh = handler.plan("cpu", event, sent_before(Level.WARNING, 2), NOW)
+    cancel, fresh = handler.plan("cpu", event, history(sent_before(Level.WARNING, 2)), NOW)
     assert cancel.control and fresh.payload["priority"] == 2 and not fresh.suppressed
+
+
+def test_a_recovery_cancels_when_any_emergency_of_the_alert_still_rings() -> None:
+    """Regression: the last notification was an acknowledged escalation, while the first
+    recipient's emergency still rang; the recovery did not cancel it."""
+    acked = sent_before(Level.CRITICAL, 2, receipt=ReceiptState.ACKNOWLEDGED)
+    still_ringing = sent_before(Level.CRITICAL, 2)
+    event = Event(id="cpu:host=a", level=Level.OK, message="a is OK")
+    cancel, recovery = compile_options(EMERGENCY_OPTIONS).plan(
+        "cpu", event, AlertHistory(acked, (still_ringing,)), NOW)
+    assert cancel.control and recovery.payload["priority"] == -2

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import OTHER_USER, USER
 
 from pushoverd.errors import ValidationError
+from pushoverd.handlers.base import AlertHistory
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.pushover.directory import Recipient
 from pushoverd.models import Event, HandlerSpec, Level
@@ -34,7 +35,7 @@ def handler(options: dict[str, Any], directory: dict[str, Recipient] = DIRECTORY
 
 
 def sent(options: dict[str, Any], at: float) -> list[dict[str, Any]]:
-    return [o.payload for o in handler(options).plan("cpu", ALERT, None, at)]
+    return [o.payload for o in handler(options).plan("cpu", ALERT, AlertHistory(), at)]
 
 
 def test_only_the_recipients_on_shift_are_notified_each_with_their_own() -> None:
