@@ -3,12 +3,11 @@ handler specs another writer changed in the store."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from pushoverd.periodic import Periodic
 from pushoverd.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -24,34 +23,25 @@ class Maintenance:
         self._flush = flush
         self._refresh = refresh
         self._retention = retention
-        self._flush_every = flush_every
         self._prune_every = prune_every
-        self._task: asyncio.Task[None] | None = None
+        self._next_prune = 0.0
+        self._timer = Periodic("maintenance", self._once, flush_every)
 
     def start(self) -> None:
         """Start the timer."""
-        self._task = asyncio.create_task(self._run(), name="maintenance")
+        self._timer.start()
 
     async def stop(self) -> None:
         """Stop the timer."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._timer.stop()
 
-    async def _run(self) -> None:
-        next_prune = 0.0
-        while True:
-            try:
-                if self._refresh is not None:
-                    await self._refresh()
-                await self._flush()
-                if time.monotonic() >= next_prune:
-                    await self.prune()
-                    next_prune = time.monotonic() + self._prune_every
-            except Exception:  # keep housekeeping alive through a store hiccup
-                log.exception("maintenance failed; trying again")
-            await asyncio.sleep(self._flush_every)
+    async def _once(self) -> None:
+        if self._refresh is not None:
+            await self._refresh()
+        await self._flush()
+        if time.monotonic() >= self._next_prune:
+            await self.prune()
+            self._next_prune = time.monotonic() + self._prune_every
 
     async def prune(self) -> int:
         """Delete sent, dead and summarised deliveries older than the retention."""

@@ -10,8 +10,6 @@ receipt Pushover no longer knows (it keeps them for a week) is recorded as expir
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +19,7 @@ from pushoverd.errors import PushoverError, PushoverRejected
 from pushoverd.handlers.pushover.directory import Recipient, addressed, resolve
 from pushoverd.handlers.pushover.transport import Transport
 from pushoverd.models import Delivery, NewDelivery, ReceiptState, ReceiptUpdate
+from pushoverd.periodic import Periodic
 from pushoverd.pushover.client import ReceiptStatus
 from pushoverd.store.base import Store
 
@@ -64,30 +63,18 @@ class ReceiptPoller:
         self._transport = transport
         self._interval = interval
         self._clock = clock
-        self._tick = tick
         self._batch = batch
         self._directory = dict(directory or {})
         self._on_enqueued = on_enqueued
-        self._task: asyncio.Task[None] | None = None
+        self._timer = Periodic("checking emergency receipts", self.poll, tick)
 
     def start(self) -> None:
         """Check receipts in the background."""
-        self._task = asyncio.create_task(self._run(), name="receipt-poller")
+        self._timer.start()
 
     async def stop(self) -> None:
         """Stop checking (an outstanding receipt is checked again after a restart)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.poll()
-            except Exception:  # a store hiccup must not end the follow-up for good
-                log.exception("checking emergency receipts failed; trying again")
-            await asyncio.sleep(self._tick)
+        await self._timer.stop()
 
     async def poll(self) -> int:
         """Check every receipt that is due now; how many were checked."""
