@@ -114,7 +114,8 @@ class Daemon:
                                       directory=directory(config.pushoverd.recipients),
                                       on_enqueued=self.worker.notify)
         self.callbacks = CallbackReceiver(self.store,
-                                          directory=directory(config.pushoverd.recipients))
+                                          directory=directory(config.pushoverd.recipients),
+                                          on_enqueued=self.worker.notify)
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,
                                        refresh=self.topics.refresh)

@@ -240,6 +240,7 @@ class DeliveryFilter:
     handler_id: str | None = None
     kind: str | None = None
     delivery_id: int | None = None
+    event_id: str | None = None
     recipient: str | None = None
     acknowledged: bool | None = None
     """True: acknowledged emergencies; False: emergencies nobody acknowledged (yet)."""

@@ -197,9 +197,11 @@ class Store(Protocol):
     async def delivery_by_receipt(self, receipt: str) -> Delivery | None:
         """The delivery the service gave ``receipt`` for, or None."""
 
-    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
+    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float,
+                             follow_up: Sequence[NewDelivery] = ()) -> bool:
         """Record what a receipt check found (acknowledged, by whom, expired, or the next check
-        time), if the receipt is still outstanding; whether it was."""
+        time), if the receipt is still outstanding, and enqueue the ``follow_up`` deliveries it
+        causes in the same transaction; whether it was outstanding (a repeat does nothing)."""
 
     async def stats(self) -> OutboxStats:
         """Outbox depth by status, the oldest waiting delivery, and the outstanding

@@ -274,11 +274,15 @@ class MemoryStore:
         found = self._select(lambda d: d.receipt == receipt)
         return found[0] if found else None
 
-    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
-        """Record what a receipt check found, if the receipt is still outstanding; whether."""
+    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float,
+                             follow_up: Sequence[NewDelivery] = ()) -> bool:
+        """Record what a receipt check found, if the receipt is still outstanding, with the
+        deliveries it causes; whether it was."""
         found = self._by_ids([delivery_id])
         if not found or found[0].receipt_state is not ReceiptState.OUTSTANDING:
             return False
+        for new in follow_up:
+            self._insert(new, now)
         self._put(replace(found[0], receipt_state=update.state,
                           receipt_check_at=update.next_check_at,
                           acknowledged_at=update.acknowledged_at,
@@ -423,6 +427,7 @@ def _matches(query: DeliveryFilter, d: Delivery) -> bool:
     return ((query.topic is None or d.topic == query.topic)
             and (query.handler_id is None or d.handler_id == query.handler_id)
             and (query.kind is None or d.kind == query.kind)
+            and (query.event_id is None or d.event_id == query.event_id)
             and (query.recipient is None or d.payload.get("recipient") == query.recipient)
             and (query.acknowledged is None or (d.receipt is not None and (
                 d.receipt_state is ReceiptState.ACKNOWLEDGED) is query.acknowledged))

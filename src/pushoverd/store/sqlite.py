@@ -344,11 +344,20 @@ class SQLiteStore:
             Q["delivery_by_receipt"], (receipt,)).fetchone())
         return _delivery(row) if row else None
 
-    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float) -> bool:
-        """Record what a receipt check found, if the receipt is still outstanding; whether."""
+    async def record_receipt(self, delivery_id: int, update: ReceiptUpdate, now: float,
+                             follow_up: Sequence[NewDelivery] = ()) -> bool:
+        """Record what a receipt check found, if the receipt is still outstanding, with the
+        deliveries it causes; whether it was."""
         args = (update.state.value, update.next_check_at, update.acknowledged_at,
                 update.acknowledged_by, update.acknowledged_by_device, now, delivery_id)
-        return await self._write(lambda c: c.execute(Q["record_receipt"], args).rowcount > 0)
+
+        def write(conn: sqlite3.Connection) -> bool:
+            if not conn.execute(Q["record_receipt"], args).rowcount:
+                return False
+            conn.executemany(Q["insert_delivery"], [_delivery_row(d, now) for d in follow_up])
+            return True
+
+        return await self._write(write)
 
     async def stats(self) -> OutboxStats:
         """Outbox depth by status, the oldest waiting delivery, outstanding emergencies."""
@@ -541,7 +550,8 @@ def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     for column, value in (("topic", query.topic), ("handler_id", query.handler_id),
-                          ("kind", query.kind), ("id", query.delivery_id)):
+                          ("kind", query.kind), ("id", query.delivery_id),
+                          ("event_id", query.event_id)):
         if value is not None:
             clauses.append(f"{column}=?")
             args.append(value)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from pushoverd.handlers.pushover.directory import Recipient
-from pushoverd.handlers.pushover.receipts import who
+from pushoverd.handlers.pushover.receipts import record, who
 from pushoverd.models import Delivery, ReceiptState, ReceiptUpdate
 from pushoverd.store.base import Store
 
@@ -46,10 +46,12 @@ class CallbackReceiver:
     """Records the acknowledgements Pushover calls back with."""
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time,
-                 directory: Mapping[str, Recipient] | None = None) -> None:
+                 directory: Mapping[str, Recipient] | None = None,
+                 on_enqueued: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._clock = clock
         self._directory = dict(directory or {})
+        self._on_enqueued = on_enqueued
 
     async def receive(self, token: str, form: Mapping[str, str]) -> bool:
         """Record a callback; whether its token and receipt name one emergency of ours."""
@@ -62,7 +64,8 @@ class CallbackReceiver:
             return False
         if form.get("acknowledged") == "1":
             update = _acknowledgement(form, self._clock(), self._directory)
-            await self._store.record_receipt(delivery.id, update, self._clock())
+            if await record(self._store, delivery, update, self._clock()):
+                self._on_enqueued()
         return True
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from pushoverd.errors import PushoverError, PushoverRejected
 from pushoverd.handlers.pushover.directory import Recipient, addressed, resolve
 from pushoverd.handlers.pushover.transport import Transport
-from pushoverd.models import Delivery, NewDelivery, ReceiptState, ReceiptUpdate
+from pushoverd.models import Delivery, DeliveryFilter, NewDelivery, ReceiptState, ReceiptUpdate
 from pushoverd.periodic import Periodic
 from pushoverd.pushover.client import ReceiptStatus
 from pushoverd.store.base import Store
@@ -50,6 +50,29 @@ def update_from(status: ReceiptStatus, now: float, interval: float,
     if status.expired:
         return ReceiptUpdate(ReceiptState.EXPIRED)
     return ReceiptUpdate(ReceiptState.OUTSTANDING, next_check_at=now + interval)
+
+
+async def record(store: Store, d: Delivery, update: ReceiptUpdate, now: float) -> bool:
+    """Record a receipt's news; whether the receipt was still outstanding. Once one recipient
+    acknowledges an alert's emergency, the others' repeats are stopped too: someone is on it."""
+    follow_up = await _stop_the_others(store, d) if (
+        update.state is ReceiptState.ACKNOWLEDGED) else []
+    return await store.record_receipt(d.id, update, now, follow_up)
+
+
+async def _stop_the_others(store: Store, d: Delivery) -> list[NewDelivery]:
+    """One cancel by the alert's tag, when other recipients' emergencies of it still ring."""
+    tag = d.payload.get("tags")
+    if not isinstance(tag, str) or not tag:
+        return []
+    same = await store.deliveries(DeliveryFilter(
+        topic=d.topic, handler_id=d.handler_id, event_id=d.event_id, limit=-1))
+    if not any(o.id != d.id and o.receipt_state is ReceiptState.OUTSTANDING for o in same):
+        return []
+    return [NewDelivery(topic=d.topic, handler_id=d.handler_id, kind=d.kind,
+                        event_id=d.event_id, level=d.level, control=True,
+                        payload={"cancel": tag, "message": "stop the other recipients' "
+                                 f"repeats of {d.event_id}"})]
 
 
 class ReceiptPoller:
@@ -84,7 +107,9 @@ class ReceiptPoller:
             update = await self._check(delivery, now)
             if update.state is ReceiptState.OUTSTANDING:
                 update = await self._escalate_if_due(delivery, update, now)
-            await self._store.record_receipt(delivery.id, update, self._clock())
+            if await record(self._store, delivery, update, self._clock()) and (
+                    update.state is ReceiptState.ACKNOWLEDGED):
+                self._on_enqueued()
         return len(due)
 
     async def _escalate_if_due(self, d: Delivery, update: ReceiptUpdate,

@@ -209,3 +209,34 @@ def test_an_acknowledgement_names_the_recipient_when_the_key_is_one_of_theirs() 
     assert who(OTHER_USER, directory) == "bob"
     assert who(USER, directory) == mask(USER)
     assert who(None, directory) is None
+
+
+async def test_one_recipients_acknowledgement_stops_the_others_repeats(
+        rig: tuple[MemoryStore, ReceiptPoller, Clock], client: PushoverClient,
+        fake: FakePushover) -> None:
+    store, poller, clock = rig
+
+    def plan(ctx: Collecting) -> Plan:
+        return Plan([NewDelivery(topic="cpu", handler_id="oncall", kind="pushover",
+                                 event_id="cpu:host=a", level=Level.CRITICAL,
+                                 payload={"message": f"to {who}", "priority": 2,
+                                          "tags": "pdtag", "recipient": who})
+                     for who in ("alice", "bob")])
+
+    await store.collect("cpu", [Event("cpu:host=a", Level.CRITICAL)], plan)
+    await store.claim(clock(), 10, 60, ["pushover"])
+    alice, bob = sorted(d.id for d in await store.deliveries(DeliveryFilter()))
+    receipts = []
+    for delivery_id in (alice, bob):
+        sent = await client.send(Message.build("m", priority=2, retry=60, expire=300,
+                                               tags="pdtag"))
+        receipts.append(str(sent.receipt))
+        await store.mark_sent(delivery_id, "r", None, clock(), sent.receipt)
+    fake.acknowledge(receipts[1], OTHER_USER)  # bob answers
+    await poller.poll()
+    found = sorted(await store.deliveries(DeliveryFilter()), key=lambda d: d.id)
+    assert [(d.control, d.payload.get("cancel")) for d in found] == [
+        (False, None), (False, None), (True, "pdtag")]
+    clock.now += INTERVAL
+    await poller.poll()  # alice's is still outstanding until the cancel is sent: no second one
+    assert len(await store.deliveries(DeliveryFilter())) == 3
