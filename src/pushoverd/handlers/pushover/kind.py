@@ -79,8 +79,7 @@ class PushoverHandler:
         payload = self.render(topic, event)
         last = history.last
         ringing = [d for d in history.unfinished if _is_emergency(d) and _ringing(d)]
-        if last is not None and _is_emergency(last) and payload["priority"] == EMERGENCY \
-                and last.level == event.level and (ringing or _standing(last)):
+        if last is not None and _repeats(last, event.level, payload["priority"], bool(ringing)):
             return [Outgoing(payload, suppressed=_why_suppressed(last, bool(ringing)))]
         if ringing:
             return [self._cancel(topic, event.id), *self._addressed(payload, now)]
@@ -179,6 +178,12 @@ def _ringing(d: Delivery) -> bool:
 def _standing(d: Delivery) -> bool:
     """Whether an emergency still stands: ringing, or acknowledged by someone."""
     return _ringing(d) or d.receipt_state is ReceiptState.ACKNOWLEDGED
+
+
+def _repeats(last: Delivery, level: Level, priority: int, ringing: bool) -> bool:
+    """Whether a new emergency at ``level`` would repeat one that still stands."""
+    return (_is_emergency(last) and priority == EMERGENCY and last.level == level
+            and (ringing or _standing(last)))
 
 
 def _why_suppressed(d: Delivery, ringing: bool) -> str:
