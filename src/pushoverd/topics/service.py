@@ -39,7 +39,10 @@ from pushoverd.models import (
 )
 from pushoverd.store.base import Collecting, Plan, Store
 from pushoverd.topics.flood import FloodRule, split_options
+from pushoverd.topics.match import MatchError, Scope, compile_match, scope_of
 from pushoverd.topics.patterns import matches
+
+MATCH_FAILED = "failed to evaluate match expression"
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +51,13 @@ NO_FLOOD_LIMIT = FloodRule(0, 60.0)
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A handler spec as defined, its compiled handler, and its flood rule."""
+    """A handler spec as defined, its compiled handler and match, and its flood rule."""
 
     spec: HandlerSpec
     handler: Handler
     flood: FloodRule
+    match: Callable[[Scope], bool] | None = None
+    """The compiled ``match`` expression (None: every event)."""
 
 
 HandlerTable = dict[str, dict[str, Route]]
@@ -81,12 +86,9 @@ def compile_spec(kinds: KindRegistry, spec: HandlerSpec, action: str = "create",
     """
     validate_spec(spec)
     try:
-        if spec.match.strip():
-            raise ValidationError(
-                "match expressions are not supported yet; remove 'match' or leave it empty "
-                f"(got {spec.match!r})")
+        match = compile_match(spec.match)
         options, rule = split_options(spec.options, flood)
-        return Route(spec, kinds.compile(replace(spec, options=options)), rule)
+        return Route(spec, kinds.compile(replace(spec, options=options)), rule, match)
     except ValidationError as exc:
         raise ValidationError(f"failed to {action} handler: {exc}") from None
 
@@ -107,6 +109,7 @@ class TopicService:
         self._sources: dict[tuple[str, str], str | None] = {}
         self._revision: int | None = None
         self._lock = asyncio.Lock()
+        self._match_failures: set[str] = set()
 
     async def start(self) -> None:
         """Compile every stored handler spec; a spec that no longer compiles is logged."""
@@ -147,15 +150,32 @@ class TopicService:
         """Store events on ``topic`` with one delivery per matching handler; durable on return."""
         collected = await self._store.collect(topic, events, self._plan)
         for reason in collected.skipped:
-            log.error("%s", reason)
+            self._log_skip(reason)
         if collected.enqueued:
             self._on_enqueued()
         return collected.enqueued
 
+    def _log_skip(self, reason: str) -> None:
+        # A match that fails to evaluate is logged once (per handler and error), not per alert.
+        if reason.startswith(MATCH_FAILED):
+            if reason in self._match_failures:
+                return
+            if len(self._match_failures) > 10_000:
+                self._match_failures.clear()
+            self._match_failures.add(reason)
+        log.error("%s", reason)
+
     def _plan(self, ctx: Collecting) -> Plan:
         # Runs inside the store's ingest transaction, perhaps twice: it must stay pure.
         deliveries, skipped = [], []
+        scope = scope_of(ctx.event, ctx.previous)
         for route in self._table.get(ctx.topic, {}).values():
+            try:
+                if route.match is not None and not route.match(scope):
+                    continue
+            except MatchError as exc:  # counts as no match, never fails the ingest
+                skipped.append(f"{MATCH_FAILED} of handler {ctx.topic}/{route.spec.id}: {exc}")
+                continue
             try:
                 deliveries += self._deliveries(route, ctx)
             except Exception as exc:  # one broken handler must not fail the ingest

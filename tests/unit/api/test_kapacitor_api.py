@@ -650,9 +650,11 @@ async def test_create_matches_keys_case_insensitively_like_go(api: Api) -> None:
      "failed to create handler: failed to decode options into *pushover.HandlerConfig: "
      "1 error(s) decoding:\n\n* 'sound' "),
     ({"id": "h", "kind": "pushover", "options": "siren"}, 400, "invalid handler json: "),
-    # Not supported yet, so refused rather than silently ignored.
-    ({"id": "h", "kind": "pushover", "match": "level() == CRITICAL"}, 400,
-     "failed to create handler: "),
+    # kapacitor-captures/api_handler_create_bad_match.txt (Kapacitor answers 500).
+    ({"id": "h", "kind": "pushover", "match": "bogus ((("}, 400,
+     "failed to create handler: invalid match expression: parser: "),
+    ({"id": "h", "kind": "pushover", "match": "level() == FATAL"}, 400,
+     'failed to create handler: unknown identifier "FATAL"'),
 ])
 async def test_create_refuses_bad_specs_and_stores_nothing(api: Api, body: Any, status: int,
                                                            error: str) -> None:

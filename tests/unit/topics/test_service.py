@@ -4,6 +4,7 @@ the routing table, and a re-queue sends to a handler's current recipients."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import DeliveryFilter, DeliveryStatus, Event, HandlerSpec, Level
 from pushoverd.store.memory import MemoryData, MemoryStore
+from pushoverd.store.sqlite import SQLiteStore
 from pushoverd.topics.service import TopicService
 
 ALERT = Event(id="cpu:host=a", level=Level.CRITICAL, message="cpu:host=a is CRITICAL")
@@ -41,7 +43,7 @@ async def store() -> MemoryStore:
     return s
 
 
-async def service_on(store: MemoryStore) -> TopicService:
+async def service_on(store: MemoryStore | SQLiteStore) -> TopicService:
     service = TopicService(store, KindRegistry([PushoverKind(True), BrokenKind(True)]))
     await service.start()
     return service
@@ -151,3 +153,62 @@ async def test_the_api_view_redacts_the_kinds_secret_options(store: MemoryStore)
 def test_memory_data_is_shared_not_copied() -> None:
     data = MemoryData()
     assert MemoryStore(data).data is MemoryStore(data).data
+
+
+# --- match expressions --------------------------------------------------------------------
+
+def kapacitor_alert(level: Level, host: str = "serverA") -> Event:
+    """An alert as Kapacitor's post handler sends it: the group's tags in data.series."""
+    return Event(id=f"cpu:host={host}", level=level, message=f"{host} is {level.name}",
+                 data={"series": [{"name": "cpu", "tags": {"host": host, "cpu": "cpu-total"},
+                                   "columns": ["time", "usage_idle"],
+                                   "values": [["2026-11-23T07:00:00Z", 3.2]]}]})
+
+
+async def test_a_handler_gets_only_the_events_its_match_accepts(store: MemoryStore) -> None:
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec("cpu", "crit-a", "pushover",
+                                             match='"host" == \'serverA\' AND level() == CRITICAL'))
+    await service.create_handler(HandlerSpec("cpu", "all", "pushover"))
+    for event in (kapacitor_alert(Level.CRITICAL), kapacitor_alert(Level.WARNING),
+                  kapacitor_alert(Level.CRITICAL, "serverB")):
+        await service.collect("cpu", [event])
+    got = sorted((d.handler_id, d.event_id, d.level.name)
+                 for d in await store.deliveries(DeliveryFilter()))
+    assert [g for g in got if g[0] == "crit-a"] == [("crit-a", "cpu:host=serverA", "CRITICAL")]
+    assert len([g for g in got if g[0] == "all"]) == 3
+
+
+async def test_changed_sees_the_stored_previous_level_across_a_restart(tmp_path: Path) -> None:
+    first = SQLiteStore(tmp_path / "db")
+    await first.open()
+    service = await service_on(first)
+    await service.create_handler(HandlerSpec("cpu", "changes", "pushover", match="changed()"))
+    await service.collect("cpu", [kapacitor_alert(Level.CRITICAL)])
+    await first.close()
+
+    second = SQLiteStore(tmp_path / "db")
+    await second.open()
+    try:
+        service = await service_on(second)
+        await service.collect("cpu", [kapacitor_alert(Level.CRITICAL)])  # unchanged
+        await service.collect("cpu", [kapacitor_alert(Level.OK)])        # changed
+        levels = [d.level.name for d in sorted(await second.deliveries(DeliveryFilter()),
+                                               key=lambda d: d.id)]
+        assert levels == ["CRITICAL", "OK"]
+    finally:
+        await second.close()
+
+
+async def test_a_match_that_fails_to_evaluate_is_no_match_and_logged_once(
+        store: MemoryStore, caplog: pytest.LogCaptureFixture) -> None:
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec("cpu", "by-dc", "pushover", match='"dc" == \'eu\''))
+    await service.create_handler(HandlerSpec("cpu", "all", "pushover"))
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            assert await service.collect("cpu", [kapacitor_alert(Level.CRITICAL)]) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["failed to evaluate match expression of handler cpu/by-dc: "
+                      "no tag exists for dc"]
+    assert {d.handler_id for d in await store.deliveries(DeliveryFilter())} == {"all"}

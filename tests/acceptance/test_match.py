@@ -1,0 +1,60 @@
+"""Match expressions through the real daemon, fed with the bodies Kapacitor's post handler
+sent (tests/data/post_handler_topic_bodies.jsonl: INFO, WARNING, CRITICAL, OK for serverA)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.fakes.pushover import FakePushover
+
+pytestmark = pytest.mark.e2e
+
+DATA = Path(__file__).parent.parent / "data"
+HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
+
+
+def captured_bodies() -> list[str]:
+    lines = (DATA / "post_handler_topic_bodies.jsonl").read_text().splitlines()
+    return [json.loads(line)["body"] for line in lines]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
+    port = free_port()
+    running = Daemon(write_config(tmp_path, fake.url, port), port).start()
+    yield running
+    if running.proc and running.proc.poll() is None:
+        running.stop()
+
+
+def test_handlers_get_the_captured_alerts_their_match_accepts(
+        daemon: Daemon, fake: FakePushover) -> None:
+    for handler_id, match in (("crit", '"host" == \'serverA\' AND level() == CRITICAL'),
+                              ("changes", "changed() == TRUE"),
+                              ("other-host", '"host" == \'serverB\'')):
+        created = daemon.call("POST", HANDLERS, json={
+            "id": handler_id, "kind": "pushover", "options": {"title": handler_id},
+            "match": match})
+        assert created.status_code == 200 and created.json()["match"] == match
+    for body in captured_bodies():
+        assert daemon.post_alert("cpu", body).status_code == 204
+    received = fake.wait_for(5)
+    by_title: dict[str, list[str]] = {}
+    for r in received:
+        by_title.setdefault(r.form["title"], []).append(r.form["message"])
+    assert by_title == {
+        "crit": ["cpu:host=serverA is CRITICAL"],
+        "changes": [f"cpu:host=serverA is {lvl}" for lvl in ("INFO", "WARNING", "CRITICAL",
+                                                             "OK")]}
+
+
+def test_a_bad_match_is_refused_with_kapacitors_prefix(daemon: Daemon) -> None:
+    answer = daemon.call("POST", HANDLERS, json={"id": "h", "kind": "pushover",
+                                                 "match": "bogus ((("})
+    assert answer.status_code == 400
+    assert answer.json()["error"].startswith(
+        "failed to create handler: invalid match expression: parser: ")
