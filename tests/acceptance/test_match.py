@@ -1,5 +1,6 @@
-"""Match expressions through the real daemon, fed with the bodies Kapacitor's post handler
-sent (tests/data/post_handler_topic_bodies.jsonl: INFO, WARNING, CRITICAL, OK for serverA)."""
+"""Match expressions and option templates through the real daemon, fed with the bodies
+Kapacitor's post handler sent (tests/data/post_handler_topic_bodies.jsonl: INFO, WARNING,
+CRITICAL, OK for serverA)."""
 
 from __future__ import annotations
 
@@ -58,3 +59,28 @@ def test_a_bad_match_is_refused_with_kapacitors_prefix(daemon: Daemon) -> None:
     assert answer.status_code == 400
     assert answer.json()["error"].startswith(
         "failed to create handler: invalid match expression: parser: ")
+
+
+def test_templated_options_render_from_the_captured_alerts(
+        daemon: Daemon, fake: FakePushover) -> None:
+    created = daemon.call("POST", HANDLERS, json={
+        "id": "templated", "kind": "pushover", "match": "level() >= WARNING",
+        "options": {"title": '{{ .Level }} on {{ index .Tags "host" }}',
+                    "message": "{{ if eq .Level \"CRITICAL\" }}PAGE: {{ end }}{{ .Message }}"}})
+    assert created.status_code == 200
+    for body in captured_bodies():
+        assert daemon.post_alert("cpu", body).status_code == 204
+    assert [(r.form["title"], r.form["message"]) for r in fake.wait_for(2)] == [
+        ("WARNING on serverA", "cpu:host=serverA is WARNING"),
+        ("CRITICAL on serverA", "PAGE: cpu:host=serverA is CRITICAL")]
+
+
+def test_a_bad_template_is_refused_naming_the_option(daemon: Daemon) -> None:
+    answer = daemon.call("POST", HANDLERS, json={"id": "h", "kind": "pushover",
+                                                 "options": {"url-title": "{{ .Nope }}"}})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == (
+        "failed to create handler: invalid options: 'url-title' is not a valid template: "
+        "unknown field .Nope "
+        "(use one of .ID, .Message, .Details, .Level, .Time, .Duration, .Name, .TaskName, "
+        ".Group, .Tags, .Fields)")

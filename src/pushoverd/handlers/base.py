@@ -34,6 +34,8 @@ class Outgoing:
     """Recorded but not sent, for this reason."""
     control: bool = False
     """Stops earlier notifications instead of being one (flood control leaves it alone)."""
+    note: str | None = None
+    """Something that went wrong rendering it, recorded on the delivery (it is still sent)."""
 
 
 class Handler(Protocol):

@@ -200,8 +200,8 @@ class TopicService:
         if out.suppressed:
             return {"status": DeliveryStatus.SUPPRESSED, "last_error": out.suppressed}
         if not out.control and _flooded(route, ctx):
-            return {"status": DeliveryStatus.COALESCED, "last_error": None}
-        return {"status": DeliveryStatus.PENDING, "last_error": None}
+            return {"status": DeliveryStatus.COALESCED, "last_error": out.note}
+        return {"status": DeliveryStatus.PENDING, "last_error": out.note}
 
     def _status(self, kind: str) -> tuple[DeliveryStatus, str | None]:
         disabled = self._kinds.kind(kind).disabled_reason

@@ -655,6 +655,12 @@ async def test_create_matches_keys_case_insensitively_like_go(api: Api) -> None:
      "failed to create handler: invalid match expression: parser: "),
     ({"id": "h", "kind": "pushover", "match": "level() == FATAL"}, 400,
      'failed to create handler: unknown identifier "FATAL"'),
+    ({"id": "h", "kind": "pushover", "options": {"title": "{{ .Host }}"}}, 400,
+     "failed to create handler: invalid options: 'title' is not a valid template: "
+     "unknown field .Host"),
+    ({"id": "h", "kind": "pushover", "options": {"message": "{{ if .ID }}x"}}, 400,
+     "failed to create handler: invalid options: 'message' is not a valid template: "
+     "missing {{end}}"),
 ])
 async def test_create_refuses_bad_specs_and_stores_nothing(api: Api, body: Any, status: int,
                                                            error: str) -> None:

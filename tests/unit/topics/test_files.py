@@ -209,3 +209,13 @@ def test_service_refusal_is_reported_against_the_file_key_and_line(tmp_path: Pat
     error = file_error(str(path), exc)
     assert (error.path, error.key, error.line) == (str(path), "options", 4)
     assert str(error).startswith(f"{path}:4: options: failed to create handler: ")
+
+
+def test_a_bad_template_is_reported_at_its_options_line(tmp_path: Path) -> None:
+    text = "id: x\ntopic: cpu\nkind: pushover\noptions:\n  sound: siren\n  title: '{{ .Nope }}'\n"
+    path = tmp_path / "h.yaml"
+    path.write_text(text)
+    exc = InvalidHandlerSpec("failed to create handler: invalid options: 'title' is not a valid "
+                             "template: unknown field .Nope")
+    error = file_error(str(path), exc)
+    assert (error.key, error.line) == ("options.title", 6)

@@ -29,10 +29,10 @@ class BrokenKind(PushoverKind):
     def compile(self, spec: HandlerSpec) -> Any:
         handler = super().compile(spec)
 
-        def render(topic: str, event: Event) -> dict[str, Any]:
+        def render(topic: str, event: Event) -> tuple[dict[str, Any], str | None]:
             raise RuntimeError("template exploded")
 
-        handler.render = render  # type: ignore[method-assign]
+        handler._render = render  # type: ignore[method-assign]
         return handler
 
 
@@ -212,3 +212,29 @@ async def test_a_match_that_fails_to_evaluate_is_no_match_and_logged_once(
     assert errors == ["failed to evaluate match expression of handler cpu/by-dc: "
                       "no tag exists for dc"]
     assert {d.handler_id for d in await store.deliveries(DeliveryFilter())} == {"all"}
+
+
+# --- templates -----------------------------------------------------------------------------
+
+async def test_a_template_render_error_is_recorded_on_the_delivery_which_still_goes(
+        store: MemoryStore) -> None:
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec(
+        "cpu", "titled", "pushover", options={"title": '{{ index .Level "x" }}'}))
+    await service.collect("cpu", [kapacitor_alert(Level.CRITICAL)])
+    [delivery] = await store.deliveries(DeliveryFilter())
+    assert delivery.status is DeliveryStatus.PENDING
+    assert delivery.payload["title"] == '{{ index .Level "x" }}'
+    assert delivery.last_error == ("template failed, untemplated text sent: title: error "
+                                   "calling index: can't index item of type str")
+
+
+async def test_the_text_is_rendered_once_when_enqueued(store: MemoryStore) -> None:
+    """A retry sends the stored payload, so the text is the one rendered at ingest."""
+    service = await service_on(store)
+    await service.create_handler(HandlerSpec(
+        "cpu", "titled", "pushover", options={"title": '{{ .Level }} {{ index .Tags "host" }}'}))
+    await service.collect("cpu", [kapacitor_alert(Level.CRITICAL)])
+    [delivery] = await store.deliveries(DeliveryFilter())
+    assert delivery.payload["title"] == "CRITICAL serverA"
+    assert delivery.last_error is None

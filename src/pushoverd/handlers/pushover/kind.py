@@ -26,6 +26,7 @@ from pushoverd.handlers.base import AlertHistory, Outgoing, decode_options
 from pushoverd.handlers.pushover.callback import Callbacks
 from pushoverd.handlers.pushover.directory import Recipient, addressed, on_call, resolve
 from pushoverd.handlers.pushover.options import BUILTIN_SOUNDS, EMERGENCY, PushoverOptions
+from pushoverd.handlers.templates import TemplateError, parse_template, template_values
 from pushoverd.models import (
     Delivery,
     DeliveryStatus,
@@ -67,6 +68,8 @@ class PushoverHandler:
         self._callbacks = callbacks
         self._recipients = list(recipients)
         self._directory = directory or {}
+        self._templates = {name: parse_template(text, option)
+                           for name, option, text in _templated(options) if "{{" in text}
 
     def priority(self, level: Level) -> int:
         """The priority a level is sent at: the handler's ``priorities``, else Kapacitor's."""
@@ -76,24 +79,25 @@ class PushoverHandler:
              now: float) -> list[Outgoing]:
         """The event's notification (one per recipient on call at ``now``), suppressed while
         its emergency stands, or preceded by the cancel of any still ringing for the alert."""
-        payload = self.render(topic, event)
+        payload, note = self._render(topic, event)
         last = history.last
         ringing = [d for d in history.unfinished if _is_emergency(d) and _ringing(d)]
         if last is not None and _repeats(last, event.level, payload["priority"], bool(ringing)):
             return [Outgoing(payload, suppressed=_why_suppressed(last, bool(ringing)))]
         if ringing:
-            return [self._cancel(topic, event.id), *self._addressed(payload, now)]
-        return self._addressed(payload, now)
+            return [self._cancel(topic, event.id), *self._addressed(payload, now, note)]
+        return self._addressed(payload, now, note)
 
-    def _addressed(self, payload: dict[str, Any], now: float) -> list[Outgoing]:
+    def _addressed(self, payload: dict[str, Any], now: float,
+                   note: str | None = None) -> list[Outgoing]:
         """One notification per recipient on call (the handler's user key without any)."""
         if payload["priority"] == EMERGENCY and self.options.escalate_to:
             payload = {**payload, "escalate": {"after": self.options.escalate_after,
                                                "to": list(self.options.escalate_to)}}
         if not self._recipients:
-            return [Outgoing(payload)]
-        chosen, note = on_call(self._recipients, now)
-        return [Outgoing(addressed(payload, r, note)) for r in chosen]
+            return [Outgoing(payload, note=note)]
+        chosen, shift_note = on_call(self._recipients, now)
+        return [Outgoing(addressed(payload, r, shift_note), note=note) for r in chosen]
 
     def _cancel(self, topic: str, event_id: str) -> Outgoing:
         """Stop the repeats of the alert's emergency (``cancel_by_tag``: no message spent)."""
@@ -102,15 +106,36 @@ class PushoverHandler:
 
     def render(self, topic: str, event: Event) -> dict[str, Any]:
         """The message for ``event``; the alert's own time goes out as ``timestamp``."""
+        return self._render(topic, event)[0]
+
+    def _render(self, topic: str, event: Event) -> tuple[dict[str, Any], str | None]:
+        """The payload, and what went wrong with its templates (their untemplated text is
+        used instead)."""
         o = self.options
+        texts, note = self._texts(event)
         message = Message.build(
-            message=event.message if event.message.strip() else event.id,
-            title=o.title, url=o.url, url_title=o.url_title, device=o.device, sound=o.sound,
+            message=texts["message"] or (event.message if event.message.strip() else event.id),
+            title=texts["title"], url=texts["url"], url_title=texts["url_title"],
+            device=o.device, sound=o.sound,
             timestamp=_timestamp(event.time_ns), user=o.user_key, html=o.html,
             monospace=o.monospace,
             **self._urgency(self.priority(event.level), topic, event.id, event.level,
                             event.time_ns))
-        return message.to_dict()
+        return message.to_dict(), note
+
+    def _texts(self, event: Event) -> tuple[dict[str, str], str | None]:
+        texts = {name: text for name, _, text in _templated(self.options)}
+        if not self._templates:
+            return texts, None
+        values, errors = template_values(event), []
+        for name, template in self._templates.items():
+            try:
+                texts[name] = template.render(values)
+            except TemplateError as exc:
+                errors.append(f"{name}: {exc}")
+                texts[name] = "" if name == "message" else texts[name]
+        return texts, ("template failed, untemplated text sent: " + "; ".join(errors)
+                       if errors else None)
 
     def _urgency(self, priority: int, topic: str, event_id: str, level: Level,
                  time_ns: int) -> dict[str, Any]:
@@ -163,6 +188,12 @@ def _timestamp(time_ns: int) -> int | None:
 
 
 _OPEN = frozenset({DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.SENDING})
+
+
+def _templated(o: PushoverOptions) -> list[tuple[str, str, str]]:
+    """(message field, option name, text) of the options that may hold a template."""
+    return [("message", "message", o.message), ("title", "title", o.title),
+            ("url", "url", o.url), ("url_title", "url-title", o.url_title)]
 
 
 def _is_emergency(d: Delivery) -> bool:

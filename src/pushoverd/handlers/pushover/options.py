@@ -55,6 +55,8 @@ class PushoverOptions(BaseModel):
 
     device: str = ""
     title: str = ""
+    message: str = ""
+    """A template for the text; empty: the alert's own message."""
     url: str = ""
     url_title: str = Field("", alias="url-title")
     sound: str = ""

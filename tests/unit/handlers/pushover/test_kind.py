@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import OTHER_USER, USER
 
 from pushoverd.errors import ValidationError
+from pushoverd.handlers.base import AlertHistory
 from pushoverd.handlers.pushover import PRIORITIES, PushoverKind
 from pushoverd.handlers.pushover.kind import PushoverHandler
 from pushoverd.handlers.registry import KindRegistry
@@ -210,3 +211,57 @@ def test_readdress_drops_an_old_user_key_when_the_handler_has_none() -> None:
     readdressed = compile_options({}).readdress(STORED)
     assert "user" not in readdressed
     assert readdressed == {k: v for k, v in STORED.items() if k != "user"}
+
+
+# --- templates in options -------------------------------------------------------------------
+
+TEMPLATED = {"title": "{{ .Level }} on {{ index .Tags \"host\" }}",
+             "message": "{{ .ID }}: {{ index .Fields \"usage_idle\" | printf \"%.1f\" }}% idle",
+             "url": "http://grafana/d/cpu?var-host={{ index .Tags \"host\" }}",
+             "url-title": "{{ .Name | upper }} dashboard"}
+
+
+def series_event(data: Any) -> Event:
+    return Event(id="cpu:host=serverA", level=Level.WARNING, message="own message",
+                 data=data, time_ns=parse_rfc3339nano(CRITICAL_AT))
+
+
+SERIES = {"series": [{"name": "cpu", "tags": {"host": "serverA"},
+                      "columns": ["time", "usage_idle"], "values": [[CRITICAL_AT, 7.25]]}]}
+
+
+def plan_of(options: dict[str, Any], ev: Event) -> list[Any]:
+    handler = PushoverKind(True).compile(spec(options))
+    return handler.plan("cpu", ev, AlertHistory(), 0.0)
+
+
+def test_title_message_url_and_url_title_render_their_templates() -> None:
+    [out] = plan_of(TEMPLATED, series_event(SERIES))
+    assert {k: out.payload[k] for k in ("title", "message", "url", "url_title")} == {
+        "title": "WARNING on serverA", "message": "cpu:host=serverA: 7.2% idle",
+        "url": "http://grafana/d/cpu?var-host=serverA", "url_title": "CPU dashboard"}
+    assert out.note is None
+
+
+def test_the_message_option_defaults_to_the_alerts_own_message() -> None:
+    [out] = plan_of({"title": "{{ .Level }}"}, series_event(SERIES))
+    assert (out.payload["title"], out.payload["message"]) == ("WARNING", "own message")
+
+
+def test_a_render_error_sends_the_untemplated_text_and_notes_why() -> None:
+    [out] = plan_of({"title": "{{ index .Level \"x\" }}", "message": "{{ lt .Name 1 }}"},
+                    series_event(SERIES))
+    assert out.payload["title"] == "{{ index .Level \"x\" }}"
+    assert out.payload["message"] == "own message"  # the alert's own, not the template
+    assert out.note is not None and out.note.startswith("template failed, untemplated text")
+    assert "title: error calling index" in out.note and "message: error calling lt" in out.note
+
+
+def test_a_template_that_renders_empty_leaves_the_field_out() -> None:
+    [out] = plan_of({"url": "{{ index .Tags \"nope\" }}"}, series_event(SERIES))
+    assert "url" not in out.payload
+
+
+def test_a_bad_template_is_refused_when_the_handler_is_defined() -> None:
+    with pytest.raises(ValidationError, match="'url-title' is not a valid template"):
+        PushoverKind(True).compile(spec({"url-title": "{{ .Nope }}"}))
