@@ -24,6 +24,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, VisitError
 
 from pushoverd.errors import ValidationError
+from pushoverd.handlers.gofmt import go_sprintf, go_type, go_value
 from pushoverd.timefmt import format_go_duration, format_rfc3339nano
 
 MAX_OUTPUT = 16_384
@@ -182,6 +183,9 @@ class _Compiler(Transformer[Token, Any]):
         return lambda values: value
 
     def name(self, token: Token) -> Any:
+        if str(token) in ("true", "false"):
+            value = str(token) == "true"
+            return lambda values: value
         if str(token) not in _FUNCTIONS:
             raise ValueError(f'function "{token}" not defined')
         return _Function(str(token))
@@ -247,25 +251,58 @@ class _Piped:
 
 
 def _index(collection: Any, key: Any) -> Any:
-    if isinstance(collection, Mapping):
-        return collection.get(key, "")
-    raise TypeError(f"can't index item of type {type(collection).__name__}")
+    if not isinstance(collection, Mapping):
+        raise TypeError(f"can't index item of type {go_type(collection)}")
+    if not isinstance(key, str):
+        raise TypeError(f"value has type {go_type(key)}; should be string")
+    # Go's zero values: "" in a map of strings (tags), nil in a map of interfaces (fields).
+    return collection.get(key, None if isinstance(collection, FieldMap) else "")
 
 
-def _printf(fmt: str, *args: Any) -> str:
-    python = re.sub(r"%v", "%s", fmt)
-    return python % args if args else python
+class FieldMap(dict[str, Any]):
+    """An alert's fields, Go's ``map[string]interface{}``: a missing key is nil."""
+
+
+def _kind(value: Any) -> str | None:
+    """Go's basic kind of a value, as text/template compares them."""
+    for python, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "string")):
+        if isinstance(value, python):
+            return kind
+    return None
+
+
+def _comparable(a: Any, b: Any, ordered: bool) -> None:
+    if _kind(a) is None or _kind(b) is None or (ordered and _kind(a) == "bool"):
+        raise TypeError("invalid type for comparison")
+    if _kind(a) != _kind(b):
+        raise TypeError("incompatible types for comparison")
+
+
+def _eq(a: Any, *others: Any) -> bool:
+    """Go's ``eq``: whether ``a`` equals any of the others."""
+    if not others:
+        raise TypeError("missing argument for comparison")
+    for b in others:
+        _comparable(a, b, ordered=False)
+    return any(a == b for b in others)
+
+
+def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def check(a: Any, b: Any) -> bool:
+        _comparable(a, b, ordered=True)
+        return compare(a, b)
+    return check
 
 
 _FUNCTIONS: dict[str, tuple[int | None, Callable[..., Any]]] = {
     "index": (2, _index),
-    "eq": (2, lambda a, b: a == b), "ne": (2, lambda a, b: a != b),
-    "lt": (2, lambda a, b: a < b), "le": (2, lambda a, b: a <= b),
-    "gt": (2, lambda a, b: a > b), "ge": (2, lambda a, b: a >= b),
+    "eq": (None, _eq), "ne": (2, lambda a, b: not _eq(a, b)),
+    "lt": (2, _ordered(lambda a, b: a < b)), "le": (2, _ordered(lambda a, b: a <= b)),
+    "gt": (2, _ordered(lambda a, b: a > b)), "ge": (2, _ordered(lambda a, b: a >= b)),
     "and": (None, lambda *a: _first(a, lambda v: not _truth(v))),
     "or": (None, lambda *a: _first(a, _truth)),
     "not": (1, lambda a: not _truth(a)),
-    "printf": (None, _printf),
+    "printf": (None, lambda fmt, *args: go_sprintf(str(fmt), args)),
     "lower": (1, lambda s: str(s).lower()), "upper": (1, lambda s: str(s).upper()),
     "len": (1, len),
 }
@@ -283,13 +320,8 @@ def _first(args: tuple[Any, ...], decides: Callable[[Any], bool]) -> Any:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Mapping):
-        return "map[" + " ".join(f"{k}:{value[k]}" for k in sorted(value)) + "]"
-    return str(value)
+    """What ``{{ value }}`` prints: Go's ``%v``, and ``<no value>`` for a missing field."""
+    return "<no value>" if value is None else go_value(value)
 
 
 def template_values(event: Any) -> dict[str, Any]:
@@ -306,12 +338,18 @@ def template_values(event: Any) -> dict[str, Any]:
             "Tags": tags, "Fields": _fields(first)}
 
 
-def _fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The last values row of the alert's series, by column (the time left out)."""
+def _fields(row: Mapping[str, Any]) -> FieldMap:
+    """The last values row of the alert's series, by column (the time left out); numbers are
+    float64, as Kapacitor decodes them."""
     columns, values = row.get("columns") or [], row.get("values") or []
     if not values or not isinstance(values[-1], list):
-        return {}
-    return {str(c): v for c, v in zip(columns, values[-1], strict=False) if c != "time"}
+        return FieldMap()
+    return FieldMap({str(c): _float64(v) for c, v in zip(columns, values[-1], strict=False)
+                     if c != "time"})
+
+
+def _float64(value: Any) -> Any:
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _go_time(ns: int) -> str:

@@ -226,7 +226,7 @@ async def test_a_template_render_error_is_recorded_on_the_delivery_which_still_g
     assert delivery.status is DeliveryStatus.PENDING
     assert delivery.payload["title"] == '{{ index .Level "x" }}'
     assert delivery.last_error == ("template failed, untemplated text sent: title: error "
-                                   "calling index: can't index item of type str")
+                                   "calling index: can't index item of type string")
 
 
 async def test_the_text_is_rendered_once_when_enqueued(store: MemoryStore) -> None:
