@@ -114,7 +114,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-
 def _go_hex_float(value: float) -> str:
     """Go's ``%x`` of a float64: ``0x1.8p+01`` where Python writes ``0x1.8000000000000p+1``."""
     mantissa, exponent = value.hex().split("p")

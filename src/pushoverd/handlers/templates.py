@@ -65,11 +65,6 @@ class Template:
     source: str
     _parts: tuple[Node, ...]
 
-    @property
-    def is_plain(self) -> bool:
-        """Whether the text has no action at all (rendering returns it unchanged)."""
-        return "{{" not in self.source
-
     def render(self, values: Values) -> str:
         """The text for one event; TemplateError when an action cannot be evaluated."""
         out = "".join(_text(part(values)) for part in self._parts)
