@@ -1,0 +1,209 @@
+"""Real Kapacitor 1.5.7 as the oracle: its stream task sends a sequence of alerts to a topic
+whose `post` handlers carry match expressions, and its `.message()` renders a template; the
+alerts its `.post()` sent are then replayed through pushoverd's matching and templates, which
+must pick the same alerts for each handler and print the same message.
+
+Needs `.kapacitor-bin/kapacitord` (README, "Testing against real Kapacitor"); skipped without.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.acceptance.daemon import free_port
+
+from pushoverd.api.schemas import parse_alerts
+from pushoverd.handlers.pushover import PushoverKind
+from pushoverd.handlers.registry import KindRegistry
+from pushoverd.handlers.templates import parse_template, template_values
+from pushoverd.models import DeliveryFilter, HandlerSpec
+from pushoverd.store.memory import MemoryStore
+from pushoverd.topics.service import TopicService
+
+KAPACITORD = Path(__file__).parents[2] / ".kapacitor-bin" / "kapacitord"
+pytestmark = pytest.mark.skipif(not KAPACITORD.exists(),
+                                reason="real kapacitord not built in .kapacitor-bin/ (see README)")
+
+MATCHES = [
+    "changed()", "level() >= WARNING", "level() == CRITICAL OR level() == OK",
+    "\"host\" == 'serverA' AND level() == CRITICAL", "\"host\" =~ /B$/", "\"host\" !~ /^server/",
+    "!(level() == INFO)", "changed() AND level() != OK", "strHasPrefix(\"host\", 'serverB')",
+    "name() == 'cpu'", "strToLower(\"host\") == 'servera' AND level() > INFO",
+]
+# Kapacitor 1.5.7 cannot evaluate its own documented duration(): every alert fails with
+# 'Cannot call function "duration" with args ()' (the built-in conversion shadows it; 1.8
+# renamed it alertDuration()). pushoverd evaluates both names as the docs say, on purpose.
+BROKEN_IN_1_5_7 = ["duration() > 15s", "duration() == 0s"]
+TEMPLATE = ('{{ .ID }} {{ .Level }} on {{ index .Tags "host" }}: '
+            '{{ index .Fields "value" | printf "%.1f" }} / {{ index .Fields "value" }}'
+            '{{ if eq .Level "CRITICAL" }} PAGE{{ end }} for {{ .Duration }} ({{ .Group }})')
+TICK = """stream
+    |from()
+        .measurement('cpu')
+        .groupBy('host')
+    |alert()
+        .message('%s')
+        .info(lambda: "value" > 10)
+        .warn(lambda: "value" > 20)
+        .crit(lambda: "value" > 30)
+        .topic('cpu')
+        .post('%s/task')
+"""
+POINTS = [("serverA", 5), ("serverA", 15), ("serverB", 22), ("serverA", 25), ("serverA", 35),
+          ("serverA", 36), ("serverB", 35), ("serverA", 15), ("serverB", 5), ("serverA", 5),
+          ("serverA", 1234567.5)]
+
+
+class Recorder(ThreadingHTTPServer):
+    """Every POST it receives: (path, body)."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Record)
+        self.received: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Record(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+        server: Recorder = self.server  # type: ignore[assignment]
+        with server.lock:
+            server.received.append((self.path, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def kapacitor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[str, str]]]:
+    """What Kapacitor sent for POINTS: the task's posts and each handler's."""
+    recorder = Recorder()
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    folder, port = tmp_path_factory.mktemp("kapacitord"), free_port()
+    config = folder / "kapacitor.conf"
+    config.write_text(_config(folder, port))
+    proc = subprocess.Popen([str(KAPACITORD), "-config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}/kapacitor/v1", timeout=5)
+        _wait_until_up(api)
+        _define(api, recorder.url)
+        for n, (host, value) in enumerate(POINTS):
+            line = f"cpu,host={host} value={value} {(1_700_000_000 + 10 * n) * 10**9}"
+            api.post("/write?db=telegraf&rp=autogen", content=line).raise_for_status()
+            time.sleep(0.05)  # one point at a time, as a stream sees them
+        time.sleep(1.0)
+        api.close()
+        with recorder.lock:
+            yield list(recorder.received)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        recorder.shutdown()
+        recorder.server_close()
+
+
+def _config(folder: Path, port: int) -> str:
+    return f"""hostname = "localhost"
+data_dir = "{folder}"
+[http]
+  bind-address = "127.0.0.1:{port}"
+  log-enabled = false
+[replay]
+  dir = "{folder}/replay"
+[storage]
+  boltdb = "{folder}/kapacitor.db"
+[task]
+  dir = "{folder}/tasks"
+[load]
+  enabled = false
+[[influxdb]]
+  enabled = false
+  name = "default"
+  urls = ["http://127.0.0.1:1"]
+[logging]
+  file = "{folder}/kapacitord.log"
+  level = "ERROR"
+[reporting]
+  enabled = false
+[stats]
+  enabled = false
+"""
+
+
+def _wait_until_up(api: httpx.Client) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if api.get("/ping").status_code == 204:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("kapacitord did not start within 20 s")
+
+
+def _define(api: httpx.Client, recorder: str) -> None:
+    for n, match in enumerate(MATCHES + BROKEN_IN_1_5_7):
+        created = api.post("/alerts/topics/cpu/handlers", json={
+            "id": f"m{n}", "kind": "post", "match": match,
+            "options": {"url": f"{recorder}/m{n}"}})
+        assert created.status_code == 200, created.text
+    task = api.post("/tasks", json={
+        "id": "cpu_alert", "type": "stream", "status": "enabled",
+        "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+        "script": TICK % (TEMPLATE.replace("'", "\\'"), recorder)})
+    assert task.status_code == 200, task.text
+
+
+def _sent(run: list[tuple[str, str]], path: str) -> list[tuple[str, str]]:
+    return [(b["id"], b["level"]) for p, b in ((p, json.loads(t)) for p, t in run) if p == path]
+
+
+async def test_every_match_picks_the_alerts_kapacitor_picked(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    alerts = [body for path, body in kapacitor_run if path == "/task"]
+    assert len(alerts) >= 8, kapacitor_run
+    store = MemoryStore()
+    await store.open()
+    service = TopicService(store, KindRegistry([PushoverKind(True)]))
+    await service.start()
+    for n, match in enumerate(MATCHES):
+        await service.create_handler(HandlerSpec("cpu", f"m{n}", "pushover", match=match))
+    for body in alerts:
+        await service.collect("cpu", parse_alerts(body.encode()))
+    deliveries = sorted(await store.deliveries(DeliveryFilter()), key=lambda d: d.id)
+    for n, match in enumerate(MATCHES):
+        ours = [(d.event_id, d.level.name) for d in deliveries if d.handler_id == f"m{n}"]
+        assert ours == _sent(kapacitor_run, f"/m{n}"), match
+
+
+def test_the_message_template_renders_what_kapacitor_rendered(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    template = parse_template(TEMPLATE, "message")
+    alerts = [body for path, body in kapacitor_run if path == "/task"]
+    assert alerts
+    for body in alerts:
+        [event] = parse_alerts(body.encode())
+        assert template.render(template_values(event)) == json.loads(body)["message"]
+
+
+def test_kapacitor_1_5_7_never_matches_its_duration_function(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    first = len(MATCHES)
+    for n, _ in enumerate(BROKEN_IN_1_5_7, start=first):
+        assert _sent(kapacitor_run, f"/m{n}") == []
