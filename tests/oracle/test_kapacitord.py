@@ -1,7 +1,7 @@
-"""Real Kapacitor 1.5.7 as the oracle: its stream task sends a sequence of alerts to a topic
-whose `post` handlers carry match expressions, and its `.message()` renders a template; the
-alerts its `.post()` sent are then replayed through pushoverd's matching and templates, which
-must pick the same alerts for each handler and print the same message.
+"""Real Kapacitor 1.5.7 as the oracle: one stream task sends a sequence of alerts to a topic
+whose `post` handlers carry match expressions, and each task's `.message()` renders a
+template; the alerts the tasks' `.post()` sent are then replayed through pushoverd's matching
+and templates, which must pick the same alerts for each handler and print the same messages.
 
 Needs `.kapacitor-bin/kapacitord` (README, "Testing against real Kapacitor"); skipped without.
 """
@@ -42,9 +42,18 @@ MATCHES = [
 # 'Cannot call function "duration" with args ()' (the built-in conversion shadows it; 1.8
 # renamed it alertDuration()). pushoverd evaluates both names as the docs say, on purpose.
 BROKEN_IN_1_5_7 = ["duration() > 15s", "duration() == 0s"]
-TEMPLATE = ('{{ .ID }} {{ .Level }} on {{ index .Tags "host" }}: '
-            '{{ index .Fields "value" | printf "%.1f" }} / {{ index .Fields "value" }}'
-            '{{ if eq .Level "CRITICAL" }} PAGE{{ end }} for {{ .Duration }} ({{ .Group }})')
+TEMPLATES = [
+    ('{{ .ID }} {{ .Level }} on {{ index .Tags "host" }}: '
+     '{{ index .Fields "value" | printf "%.1f" }} / {{ index .Fields "value" }}'
+     '{{ if eq .Level "CRITICAL" }} PAGE{{ end }} for {{ .Duration }} ({{ .Group }})'),
+    ('{{ if eq .Level "OK" }}recovered{{ else if eq .Level "CRITICAL" }}down{{ else }}degraded'
+     '{{ end }}: {{ .Name }}'),
+    '{{ printf "%s|%v|%d|%5.2f|%q|%x" .ID .Fields .Level (index .Fields "value") .Group .Name }}',
+    '{{ index .Tags "missing" }}|{{ index .Fields "missing" }}|{{ .Tags }}|{{ len .Fields }}',
+    '{{- .Level -}} {{ and .ID .Name }} {{ or "" .Group }} {{ not (eq .Level "OK") }} {{ .Time }}',
+    ('{{ if and (gt (index .Fields "value") 20.0) (ne .Level "OK") }}hot{{ end }} '
+     '{{ .Duration }} {{ printf "%d %s" 3 }}{{ printf "%v" 1 2 }}'),
+]
 TICK = """stream
     |from()
         .measurement('cpu')
@@ -54,8 +63,8 @@ TICK = """stream
         .info(lambda: "value" > 10)
         .warn(lambda: "value" > 20)
         .crit(lambda: "value" > 30)
-        .topic('cpu')
-        .post('%s/task')
+        .topic('%s')
+        .post('%s/task%d')
 """
 POINTS = [("serverA", 5), ("serverA", 15), ("serverB", 22), ("serverA", 25), ("serverA", 35),
           ("serverA", 36), ("serverB", 35), ("serverA", 15), ("serverB", 5), ("serverA", 5),
@@ -163,11 +172,13 @@ def _define(api: httpx.Client, recorder: str) -> None:
             "id": f"m{n}", "kind": "post", "match": match,
             "options": {"url": f"{recorder}/m{n}"}})
         assert created.status_code == 200, created.text
-    task = api.post("/tasks", json={
-        "id": "cpu_alert", "type": "stream", "status": "enabled",
-        "dbrps": [{"db": "telegraf", "rp": "autogen"}],
-        "script": TICK % (TEMPLATE.replace("'", "\\'"), recorder)})
-    assert task.status_code == 200, task.text
+    for n, template in enumerate(TEMPLATES):
+        task = api.post("/tasks", json={
+            "id": f"cpu_alert{n}", "type": "stream", "status": "enabled",
+            "dbrps": [{"db": "telegraf", "rp": "autogen"}],
+            "script": TICK % (template.replace("'", "\\'"), "cpu" if n == 0 else f"t{n}",
+                              recorder, n)})
+        assert task.status_code == 200, task.text
 
 
 def _sent(run: list[tuple[str, str]], path: str) -> list[tuple[str, str]]:
@@ -176,8 +187,8 @@ def _sent(run: list[tuple[str, str]], path: str) -> list[tuple[str, str]]:
 
 async def test_every_match_picks_the_alerts_kapacitor_picked(
         kapacitor_run: list[tuple[str, str]]) -> None:
-    alerts = [body for path, body in kapacitor_run if path == "/task"]
-    assert len(alerts) >= 8, kapacitor_run
+    alerts = [body for path, body in kapacitor_run if path == "/task0"]
+    assert len(alerts) == 10, kapacitor_run
     store = MemoryStore()
     await store.open()
     service = TopicService(store, KindRegistry([PushoverKind(True)]))
@@ -192,14 +203,15 @@ async def test_every_match_picks_the_alerts_kapacitor_picked(
         assert ours == _sent(kapacitor_run, f"/m{n}"), match
 
 
+@pytest.mark.parametrize("n", range(len(TEMPLATES)))
 def test_the_message_template_renders_what_kapacitor_rendered(
-        kapacitor_run: list[tuple[str, str]]) -> None:
-    template = parse_template(TEMPLATE, "message")
-    alerts = [body for path, body in kapacitor_run if path == "/task"]
-    assert alerts
+        kapacitor_run: list[tuple[str, str]], n: int) -> None:
+    template = parse_template(TEMPLATES[n], "message")
+    alerts = [json.loads(body) for path, body in kapacitor_run if path == f"/task{n}"]
+    assert len(alerts) == 10
     for body in alerts:
-        [event] = parse_alerts(body.encode())
-        assert template.render(template_values(event)) == json.loads(body)["message"]
+        [event] = parse_alerts(json.dumps(body).encode())
+        assert template.render(template_values(event)) == body["message"]
 
 
 def test_kapacitor_1_5_7_never_matches_its_duration_function(
