@@ -21,6 +21,7 @@ import pytest
 from tests.acceptance.daemon import free_port
 
 from pushoverd.api.schemas import parse_alerts
+from pushoverd.handlers.alertjson import alert_json
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.handlers.templates import parse_template, template_values
@@ -219,3 +220,12 @@ def test_kapacitor_1_5_7_never_matches_its_duration_function(
     first = len(MATCHES)
     for n, _ in enumerate(BROKEN_IN_1_5_7, start=first):
         assert _sent(kapacitor_run, f"/m{n}") == []
+
+
+def test_every_body_kapacitor_posted_is_what_pushoverd_would_write(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    """The tasks' and the handlers' bodies: parse, re-encode, compare bytes (post/log kinds)."""
+    assert len(kapacitor_run) > 60
+    for _, body in kapacitor_run:
+        [event] = parse_alerts(body.encode())
+        assert alert_json(event) == body.encode()
