@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
@@ -51,3 +52,10 @@ def fake() -> Iterator[FakePushover]:
     """A fake Pushover on 127.0.0.1 that knows TOKEN, USER and OTHER_USER."""
     with FakePushover(token=TOKEN, users={USER, OTHER_USER}) as server:
         yield server
+
+
+def umask() -> int:
+    """This process's umask (what a file created with a mode really gets)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

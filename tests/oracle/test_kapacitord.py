@@ -22,6 +22,8 @@ from tests.acceptance.daemon import free_port
 
 from pushoverd.api.schemas import parse_alerts
 from pushoverd.handlers.alertjson import alert_json
+from pushoverd.handlers.base import AlertHistory
+from pushoverd.handlers.log import LogKind
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.handlers.templates import parse_template, template_values
@@ -111,7 +113,7 @@ def kapacitor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tup
     try:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}/kapacitor/v1", timeout=5)
         _wait_until_up(api)
-        _define(api, recorder.url)
+        _define(api, recorder.url, folder / "alerts.log")
         for n, (host, value) in enumerate(POINTS):
             line = f"cpu,host={host} value={value} {(1_700_000_000 + 10 * n) * 10**9}"
             api.post("/write?db=telegraf&rp=autogen", content=line).raise_for_status()
@@ -119,7 +121,9 @@ def kapacitor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tup
         time.sleep(1.0)
         api.close()
         with recorder.lock:
-            yield list(recorder.received)
+            yield [*recorder.received,
+                   *(("/log", line) for line in (folder / "alerts.log").read_text()
+                     .splitlines(keepends=True))]
     finally:
         proc.terminate()
         proc.wait(10)
@@ -167,7 +171,10 @@ def _wait_until_up(api: httpx.Client) -> None:
     pytest.fail("kapacitord did not start within 20 s")
 
 
-def _define(api: httpx.Client, recorder: str) -> None:
+def _define(api: httpx.Client, recorder: str, log: Path) -> None:
+    logged = api.post("/alerts/topics/cpu/handlers", json={
+        "id": "to-file", "kind": "log", "options": {"path": str(log)}})
+    assert logged.status_code == 200, logged.text
     for n, match in enumerate(MATCHES + BROKEN_IN_1_5_7):
         created = api.post("/alerts/topics/cpu/handlers", json={
             "id": f"m{n}", "kind": "post", "match": match,
@@ -229,3 +236,15 @@ def test_every_body_kapacitor_posted_is_what_pushoverd_would_write(
     for _, body in kapacitor_run:
         [event] = parse_alerts(body.encode())
         assert alert_json(event) == body.encode()
+
+
+def test_the_log_kind_writes_the_lines_kapacitors_log_handler_wrote(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    """The topic's alerts in pushoverd's log handler: the same file, line for line."""
+    logged = [line for path, line in kapacitor_run if path == "/log"]
+    assert len(logged) == 10
+    handler = LogKind().compile(HandlerSpec("cpu", "to-file", "log", options={"path": "/x"}))
+    ours = [handler.plan("cpu", event, AlertHistory(), 0.0)[0].payload["line"]
+            for body in logged for event in parse_alerts(body.encode())]
+    sent = [body for path, body in kapacitor_run if path == "/task0"]
+    assert ours == logged == [alert_json(parse_alerts(b.encode())[0]).decode() for b in sent]

@@ -59,6 +59,9 @@ class Kind(Protocol):
     name: str
     secret_options: frozenset[str]
     """Option names whose values are secrets: never shown, kept when sent back REDACTED."""
+    flood_controlled: bool
+    """Whether ``[pushoverd.flood]`` applies to its handlers by default (a phone needs it, a
+    file does not; a handler's own ``flood-rate`` always applies)."""
 
     @property
     def disabled_reason(self) -> str | None:

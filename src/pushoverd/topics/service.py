@@ -87,7 +87,8 @@ def compile_spec(kinds: KindRegistry, spec: HandlerSpec, action: str = "create",
     validate_spec(spec)
     try:
         match = compile_match(spec.match)
-        options, rule = split_options(spec.options, flood)
+        default = flood if kinds.kind(spec.kind).flood_controlled else NO_FLOOD_LIMIT
+        options, rule = split_options(spec.options, default)
         return Route(spec, kinds.compile(replace(spec, options=options)), rule, match)
     except ValidationError as exc:
         raise ValidationError(f"failed to {action} handler: {exc}") from None

@@ -230,6 +230,7 @@ class PushoverKind:
 
     name = "pushover"
     secret_options = SECRET_OPTIONS
+    flood_controlled = True
 
     def __init__(self, enabled: bool, callbacks: Callbacks | None = None,
                  recipients: Mapping[str, Recipient] | None = None) -> None:

@@ -1,0 +1,87 @@
+"""The ``log`` kind through the real daemon: the captured Kapacitor bodies posted to a topic
+come out of its file as the very lines Kapacitor's log handler writes; a file that cannot be
+written is retried, not lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.conftest import umask
+from tests.fakes.pushover import FakePushover
+
+pytestmark = pytest.mark.e2e
+
+DATA = Path(__file__).parent.parent / "data"
+HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
+
+
+def captured_bodies() -> list[str]:
+    lines = (DATA / "post_handler_topic_bodies.jsonl").read_text().splitlines()
+    return [json.loads(line)["body"] for line in lines]
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
+    port = free_port()
+    running = Daemon(write_config(tmp_path, fake.url, port), port).start()
+    yield running
+    if running.proc and running.proc.poll() is None:
+        running.stop()
+
+
+def wait_for_lines(path: Path, count: int, timeout: float = 5.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(lines := path.read_text().splitlines(keepends=True)) >= count:
+            return lines
+        time.sleep(0.05)
+    pytest.fail(f"{path} did not get {count} lines in {timeout} s")
+
+
+def test_each_alert_is_appended_as_kapacitor_writes_it(daemon: Daemon, tmp_path: Path) -> None:
+    path = tmp_path / "alerts.log"
+    created = daemon.call("POST", HANDLERS, json={
+        "id": "to-file", "kind": "log", "options": {"path": str(path), "mode": 0o640}})
+    assert created.status_code == 200, created.text
+    bodies = captured_bodies()
+    for body in bodies:
+        assert daemon.post_alert("cpu", body).status_code == 204
+    assert wait_for_lines(path, len(bodies)) == bodies
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640 & ~umask()
+
+
+def test_an_unwritable_file_is_retried_until_it_can_be_written(
+        daemon: Daemon, tmp_path: Path) -> None:
+    folder = tmp_path / "not-yet"
+    created = daemon.call("POST", HANDLERS, json={
+        "id": "later", "kind": "log", "options": {"path": str(folder / "alerts.log")}})
+    assert created.status_code == 200
+    body = captured_bodies()[0]
+    assert daemon.post_alert("cpu", body).status_code == 204
+    time.sleep(0.5)
+    [delivery] = daemon.call("GET", "/pushoverd/v1/deliveries?kind=log").json()["deliveries"]
+    assert delivery["status"] == "failed"
+    assert "cannot append to" in delivery["error"]
+    folder.mkdir()
+    requeued = daemon.call("POST", f"/pushoverd/v1/deliveries/{delivery['id']}/requeue")
+    assert requeued.status_code == 200
+    assert wait_for_lines(folder / "alerts.log", 1) == [body]
+
+
+@pytest.mark.parametrize(("options", "error"), [
+    ({"path": "relative.log"}, "log path must be absolute: relative.log is not absolute"),
+    ({"path": "/tmp/x.log", "mode": 0o444}, "invalid file mode -r--r--r--, must be user writable"),
+    ({"path": "/tmp/x.log", "level": "x"}, "'' has invalid keys: level"),
+])
+def test_bad_options_are_refused_with_kapacitors_words(daemon: Daemon, options: dict[str, object],
+                                                       error: str) -> None:
+    answer = daemon.call("POST", HANDLERS, json={"id": "h", "kind": "log", "options": options})
+    assert answer.status_code == 400
+    assert error in answer.json()["error"]
