@@ -11,6 +11,8 @@ from tests.conftest import TOKEN, USER
 from pushoverd.api.server import build_app
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
+from pushoverd.handlers.log import LogKind, LogSender
+from pushoverd.handlers.post import PostKind, PostSender
 from pushoverd.handlers.pushover import (
     LocalTransport,
     PushoverKind,
@@ -41,9 +43,10 @@ async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREAC
     """The API over ``store`` (open) with a worker that is not started: deliveries stay in the
     outbox for the test to inspect unless it starts the worker."""
     transport = LocalTransport(PushoverClient(pushover_url, TOKEN, USER, timeout=2.0))
-    worker = DeliveryWorker(store, {"pushover": PushoverSender(transport)}, RetryPolicy(),
-                            WorkerSettings(poll_interval=0.05))
-    topics = TopicService(store, KindRegistry([PushoverKind(enabled)]),
+    post = PostSender()
+    senders = {"pushover": PushoverSender(transport), "log": LogSender(), "post": post}
+    worker = DeliveryWorker(store, senders, RetryPolicy(), WorkerSettings(poll_interval=0.05))
+    topics = TopicService(store, KindRegistry([PushoverKind(enabled), LogKind(), PostKind()]),
                           on_enqueued=worker.notify, flood=NO_FLOOD_LIMIT)
     await topics.start()
     tests = PushoverServiceTest(transport, enabled) if service_tests else None
@@ -52,6 +55,7 @@ async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREAC
     async def close(_: web.Application) -> None:
         await worker.stop(1.0)
         await transport.aclose()
+        await post.aclose()
 
     app.on_cleanup.append(close)
     return Wired(app, topics, worker, transport)

@@ -17,6 +17,7 @@ from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.errors import StartupError
 from pushoverd.handlers.log import LogKind, LogSender
+from pushoverd.handlers.post import PostKind, PostSender
 from pushoverd.handlers.pushover import (
     LocalTransport,
     PushoverKind,
@@ -56,7 +57,7 @@ def build_kinds(config: Config) -> KindRegistry:
     callbacks = Callbacks(public_url, token) if public_url and token else None
     recipients = directory(config.pushoverd.recipients)
     return KindRegistry([PushoverKind(config.pushover.enabled, callbacks, recipients),
-                         LogKind()])
+                         LogKind(), PostKind()])
 
 
 def receipt_poll_interval(config: Config) -> float:
@@ -82,7 +83,8 @@ def build_senders(config: Config, pushover: Transport) -> dict[str, Sender]:
     d = config.pushoverd.delivery
     breaker = Breaker(threshold=d.breaker_threshold, window=d.breaker_window,
                       probe_interval=d.breaker_probe_interval)
-    return {"pushover": PushoverSender(pushover, breaker), "log": LogSender()}
+    return {"pushover": PushoverSender(pushover, breaker), "log": LogSender(),
+            "post": PostSender()}
 
 
 def build_worker(config: Config, store: Store, senders: dict[str, Sender]) -> DeliveryWorker:

@@ -12,9 +12,7 @@ alerts through pushoverd's ingest endpoint with the bodies Kapacitor's ``post`` 
 
 Deliberate differences, asserted as our behaviour (see :func:`expected`):
 
-* kind ``post`` handlers are not supported yet: creating one answers 400
-  ``failed to create handler: unsupported action kind "post"`` (1.5.7: 200), so ``post-cpu``
-  is absent from later handler lists;
+* a ``post`` handler's ``headers`` read ``[REDACTED]`` (they usually carry a token);
 * error bodies carry ``message`` next to ``error`` (1.5.7 sent only ``error``);
 * events are listed by level (highest first), then ID; 1.5.7's order came from its broken
   sort (spec §5.1).
@@ -40,7 +38,6 @@ from pushoverd.store.sqlite import SQLiteStore
 
 DATA = Path(__file__).parent.parent / "data" / "cli"
 JSON_TYPE = "application/json; charset=utf-8"
-POST_UNSUPPORTED = 'failed to create handler: unsupported action kind "post"'
 LEVELS = {"OK": 0, "INFO": 1, "WARNING": 2, "CRITICAL": 3}
 
 
@@ -132,15 +129,10 @@ class Expected:
 def expected(record: dict[str, Any]) -> Expected:
     """1.5.7's reply to ``record``, adjusted for our deliberate differences only."""
     status, text = record["status"], record["resp_body"]
-    if record["method"] == "POST" and json.loads(record["req_body"]).get("kind") == "post":
-        return Expected(400, {"error": POST_UNSUPPORTED}, None)
     if not text:
         return Expected(status, None, None)
     body = json.loads(text)
     exact: str | None = text
-    if "handlers" in body and any(h["kind"] == "post" for h in body["handlers"]):
-        body["handlers"] = [h for h in body["handlers"] if h["kind"] != "post"]
-        exact = None
     if "events" in body:
         ordered = sorted(body["events"], key=lambda e: (-LEVELS[e["state"]["level"]], e["id"]))
         exact = text if ordered == body["events"] else None
@@ -272,7 +264,7 @@ async def test_deleted_topic_is_gone_but_its_handler_specs_stay_listed(
     reply = await daemon.send("GET", "/kapacitor/v1/alerts/topics/cpu/handlers?pattern=", [
         ["Host", "127.0.0.1"], ["User-Agent", "KapacitorClient"], ["Accept-Encoding", "gzip"]])
     assert reply.status == 200
-    assert [h["id"] for h in reply.json()["handlers"]] == ["pushover-cpu"]
+    assert [h["id"] for h in reply.json()["handlers"]] == ["post-cpu", "pushover-cpu"]
 
 
 # What the CLI prints, rebuilt from our JSON -------------------------------------------------
@@ -327,6 +319,4 @@ async def test_cli_would_print_what_it_printed_against_kapacitor(
         render: Callable[[list[Any], list[str]], list[str]]) -> None:
     await setup(daemon)
     command, *printed, _exit_status = (DATA / f"{capture}.stdout.txt").read_text().splitlines()
-    # The post-cpu row is the one row we cannot have (kind post is unsupported).
-    printed = [line for line in printed if " post-cpu " not in line]
     assert render(await replay(daemon, capture), command.split()) == printed

@@ -100,7 +100,7 @@ def test_resume_says_try_now_after_a_rate_limit(daemon: Daemon, fake: FakePushov
     answer = daemon.call("POST", "/pushoverd/v1/resume")
     assert answer.status_code == 200
     # every kind is resumed; the one waiting delivery is the rate-limited Pushover one
-    assert (answer.json()["resumed"], answer.json()["retrying"]) == (["log", "pushover"], 1)
+    assert (answer.json()["resumed"], answer.json()["retrying"]) == (["log", "post", "pushover"], 1)
     fake.wait_for(1, timeout=10)
     unknown = daemon.call("POST", "/pushoverd/v1/resume?kind=slack")
     assert unknown.status_code == 400 and "kind" in unknown.json()["error"]

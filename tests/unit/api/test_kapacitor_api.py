@@ -1180,7 +1180,9 @@ async def test_status_shows_the_outbox_and_the_sending_state(outbox: Api) -> Non
     assert status["delivery"] == {"pushover": {
         "sending": True, "paused_until": None, "pause_reason": None,
         "breaker": {"open": False, "reason": None, "next_probe": None},
-        "rate_limit": None, "last_success": None, "refused_user_keys": 0}}
+        "rate_limit": None, "last_success": None, "refused_user_keys": 0},
+        "log": {"sending": True, "paused_until": None, "pause_reason": None, "written": 0},
+        "post": {"sending": True, "paused_until": None, "pause_reason": None, "sent": 0}}
 
 
 async def test_status_of_an_empty_outbox(api: Api) -> None:
