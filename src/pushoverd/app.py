@@ -57,7 +57,7 @@ def build_kinds(config: Config) -> KindRegistry:
     callbacks = Callbacks(public_url, token) if public_url and token else None
     recipients = directory(config.pushoverd.recipients)
     return KindRegistry([PushoverKind(config.pushover.enabled, callbacks, recipients),
-                         LogKind(), PostKind()])
+                         LogKind(), PostKind(config.pushoverd.delivery.lease_timeout / 2)])
 
 
 def receipt_poll_interval(config: Config) -> float:

@@ -30,17 +30,20 @@ class PostOptions(BaseModel):
     endpoint: StrictStr = ""
     headers: dict[StrictStr, StrictStr] = {}
     capture_response: StrictBool = False
-    timeout: StrictStr | int = 0
+    timeout: str | int = 0
     skip_ssl_verification: StrictBool = False
 
     model_config = ConfigDict(extra="forbid", alias_generator=lambda n: n.replace("_", "-"),
                               populate_by_name=True)
 
-    @field_validator("timeout")
+    @field_validator("timeout", mode="before")
     @classmethod
-    def _duration(cls, value: str | int) -> str | int:
+    def _duration(cls, value: Any) -> str | int:
+        """A Go duration: text such as ``10s``, or integer nanoseconds."""
         if isinstance(value, str) and value:
             parse_go_duration(value)  # ValueError names the bad text
+        elif isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError("must be a duration such as 10s")
         return value
 
     def timeout_seconds(self) -> float:
@@ -79,6 +82,11 @@ class PostKind:
     flood_controlled = False
     disabled_reason: str | None = None
 
+    def __init__(self, max_timeout: float = DEFAULT_TIMEOUT) -> None:
+        # A request must end well inside the worker's lease, or a second worker could take
+        # the delivery over while it is still being sent and post it twice.
+        self.max_timeout = max_timeout
+
     def compile(self, spec: HandlerSpec) -> PostHandler:
         """Kapacitor's checks, and a URL that can ever be posted to."""
         options = decode_options(PostOptions, spec.options, "*httppost.HandlerConfig")
@@ -92,6 +100,9 @@ class PostKind:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(f"invalid url {safe_url(options.url)!r}: must be an http or "
                                   "https URL with a host")
+        if options.timeout_seconds() > self.max_timeout:
+            raise ValidationError(f"'timeout' must be at most {self.max_timeout:g}s (half of "
+                                  "[pushoverd.delivery] lease-timeout)")
         return PostHandler(spec, options)
 
     def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
