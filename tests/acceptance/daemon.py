@@ -99,3 +99,9 @@ class Daemon:
         """The daemon's log file so far."""
         path = self.config.parent / "pushoverd.log"
         return path.read_text() if path.exists() else ""
+
+
+def captured_post_bodies() -> list[str]:
+    """The bodies Kapacitor 1.5.7's post topic handler sent (INFO, WARNING, CRITICAL, OK)."""
+    path = Path(__file__).parent.parent / "data" / "post_handler_topic_bodies.jsonl"
+    return [json.loads(line)["body"] for line in path.read_text().splitlines()]

@@ -20,15 +20,6 @@ pytestmark = pytest.mark.e2e
 HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
 
 
-@pytest.fixture
-def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
-    port = free_port()
-    running = Daemon(write_config(tmp_path, fake.url, port), port).start()
-    yield running
-    if running.proc and running.proc.poll() is None:
-        running.stop()
-
-
 def test_a_critical_alert_mapped_to_priority_2_is_an_emergency_with_a_receipt(
         daemon: Daemon, fake: FakePushover) -> None:
     created = daemon.call("POST", HANDLERS, json={

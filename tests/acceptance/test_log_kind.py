@@ -4,36 +4,18 @@ written is retried, not lost."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, captured_post_bodies
 from tests.conftest import umask
-from tests.fakes.pushover import FakePushover
 
 pytestmark = pytest.mark.e2e
 
-DATA = Path(__file__).parent.parent / "data"
 HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
-
-
-def captured_bodies() -> list[str]:
-    lines = (DATA / "post_handler_topic_bodies.jsonl").read_text().splitlines()
-    return [json.loads(line)["body"] for line in lines]
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
-    port = free_port()
-    running = Daemon(write_config(tmp_path, fake.url, port), port).start()
-    yield running
-    if running.proc and running.proc.poll() is None:
-        running.stop()
 
 
 def wait_for_lines(path: Path, count: int, timeout: float = 5.0) -> list[str]:
@@ -50,7 +32,7 @@ def test_each_alert_is_appended_as_kapacitor_writes_it(daemon: Daemon, tmp_path:
     created = daemon.call("POST", HANDLERS, json={
         "id": "to-file", "kind": "log", "options": {"path": str(path), "mode": 0o640}})
     assert created.status_code == 200, created.text
-    bodies = captured_bodies()
+    bodies = captured_post_bodies()
     for body in bodies:
         assert daemon.post_alert("cpu", body).status_code == 204
     assert wait_for_lines(path, len(bodies)) == bodies
@@ -63,7 +45,7 @@ def test_an_unwritable_file_is_retried_until_it_can_be_written(
     created = daemon.call("POST", HANDLERS, json={
         "id": "later", "kind": "log", "options": {"path": str(folder / "alerts.log")}})
     assert created.status_code == 200
-    body = captured_bodies()[0]
+    body = captured_post_bodies()[0]
     assert daemon.post_alert("cpu", body).status_code == 204
     time.sleep(0.5)
     [delivery] = daemon.call("GET", "/pushoverd/v1/deliveries?kind=log").json()["deliveries"]

@@ -4,32 +4,13 @@ CRITICAL, OK for serverA)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, captured_post_bodies
 from tests.fakes.pushover import FakePushover
 
 pytestmark = pytest.mark.e2e
 
-DATA = Path(__file__).parent.parent / "data"
 HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
-
-
-def captured_bodies() -> list[str]:
-    lines = (DATA / "post_handler_topic_bodies.jsonl").read_text().splitlines()
-    return [json.loads(line)["body"] for line in lines]
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
-    port = free_port()
-    running = Daemon(write_config(tmp_path, fake.url, port), port).start()
-    yield running
-    if running.proc and running.proc.poll() is None:
-        running.stop()
 
 
 def test_handlers_get_the_captured_alerts_their_match_accepts(
@@ -41,7 +22,7 @@ def test_handlers_get_the_captured_alerts_their_match_accepts(
             "id": handler_id, "kind": "pushover", "options": {"title": handler_id},
             "match": match})
         assert created.status_code == 200 and created.json()["match"] == match
-    for body in captured_bodies():
+    for body in captured_post_bodies():
         assert daemon.post_alert("cpu", body).status_code == 204
     received = fake.wait_for(5)
     by_title: dict[str, list[str]] = {}
@@ -68,7 +49,7 @@ def test_templated_options_render_from_the_captured_alerts(
         "options": {"title": '{{ .Level }} on {{ index .Tags "host" }}',
                     "message": "{{ if eq .Level \"CRITICAL\" }}PAGE: {{ end }}{{ .Message }}"}})
     assert created.status_code == 200
-    for body in captured_bodies():
+    for body in captured_post_bodies():
         assert daemon.post_alert("cpu", body).status_code == 204
     assert [(r.form["title"], r.form["message"]) for r in fake.wait_for(2)] == [
         ("WARNING on serverA", "cpu:host=serverA is WARNING"),

@@ -4,34 +4,15 @@ handler sends them; a receiver that answers 503 gets them later, in order."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from tests.acceptance.daemon import Daemon, free_port, write_config
-from tests.fakes.pushover import FakePushover
+from tests.acceptance.daemon import Daemon, captured_post_bodies
 from tests.fakes.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
-DATA = Path(__file__).parent.parent / "data"
 HANDLERS = "/kapacitor/v1/alerts/topics/cpu/handlers"
-
-
-def captured_bodies() -> list[str]:
-    lines = (DATA / "post_handler_topic_bodies.jsonl").read_text().splitlines()
-    return [json.loads(line)["body"] for line in lines]
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, fake: FakePushover) -> Iterator[Daemon]:
-    port = free_port()
-    running = Daemon(write_config(tmp_path, fake.url, port), port).start()
-    yield running
-    if running.proc and running.proc.poll() is None:
-        running.stop()
 
 
 def wait_for(receiver: Receiver, count: int,
@@ -54,7 +35,7 @@ def test_alerts_are_relayed_as_kapacitor_posts_them(daemon: Daemon, fail_first: 
                         "headers": {"Authorization": "Bearer s3cret"}}})
         assert created.status_code == 200, created.text
         assert created.json()["options"]["headers"] == "[REDACTED]"
-        bodies = captured_bodies()
+        bodies = captured_post_bodies()
         for body in bodies:
             assert daemon.post_alert("cpu", body).status_code == 204
         got = wait_for(receiver, len(bodies))
