@@ -218,15 +218,15 @@ class _Function:
         self.name = name
 
     def bind(self, args: list[Node]) -> _Piped:
-        arity = _FUNCTIONS[self.name][0]
-        return _Piped(self.name, args, arity)
+        return _Piped(self.name, args)
 
 
 class _Piped:
     """A function call, also usable after ``|`` (the piped value is its last argument)."""
 
-    def __init__(self, name: str, args: list[Node], arity: int | None) -> None:
-        self.name, self.args, self.arity = name, args, arity
+    def __init__(self, name: str, args: list[Node]) -> None:
+        self.name, self.args = name, args
+        self.arity, self.function = _FUNCTIONS[name]
 
     def __call__(self, values: Values) -> Any:
         return self._apply([a(values) for a in self.args])
@@ -235,12 +235,11 @@ class _Piped:
         return self._apply([*(a(values) for a in self.args), piped])
 
     def _apply(self, args: list[Any]) -> Any:
-        arity, function = _FUNCTIONS[self.name]
-        if arity is not None and len(args) != arity:
-            raise TemplateError(f"wrong number of args for {self.name}: want {arity} got "
+        if self.arity is not None and len(args) != self.arity:
+            raise TemplateError(f"wrong number of args for {self.name}: want {self.arity} got "
                                 f"{len(args)}")
         try:
-            return function(*args)
+            return self.function(*args)
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise TemplateError(f"error calling {self.name}: {exc}") from None
 
