@@ -30,7 +30,9 @@ class PostOptions(BaseModel):
     endpoint: StrictStr = ""
     headers: dict[StrictStr, StrictStr] = {}
     capture_response: StrictBool = False
-    timeout: str | int = 0
+    timeout: float = DEFAULT_TIMEOUT
+    """The request timeout in seconds (Kapacitor's 0, none, is the default here, so no send
+    hangs)."""
     skip_ssl_verification: StrictBool = False
 
     model_config = ConfigDict(extra="forbid", alias_generator=lambda n: n.replace("_", "-"),
@@ -38,18 +40,11 @@ class PostOptions(BaseModel):
 
     @field_validator("timeout", mode="before")
     @classmethod
-    def _duration(cls, value: Any) -> str | int:
+    def _duration(cls, value: Any) -> float:
         """A Go duration: text such as ``10s``, or integer nanoseconds."""
-        if isinstance(value, str) and value:
-            parse_go_duration(value)  # ValueError names the bad text
-        elif isinstance(value, bool) or not isinstance(value, int | str):
+        if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError("must be a duration such as 10s")
-        return value
-
-    def timeout_seconds(self) -> float:
-        """The request timeout (Kapacitor's 0: none; here the default, so no send hangs)."""
-        ns = parse_go_duration(self.timeout) if isinstance(self.timeout, str) and \
-            self.timeout else int(self.timeout or 0)
+        ns = parse_go_duration(value) if isinstance(value, str) and value else int(value or 0)
         return ns / 1e9 if ns > 0 else DEFAULT_TIMEOUT
 
 
@@ -70,7 +65,7 @@ class PostHandler:
 
     def _payload(self, body: str) -> dict[str, Any]:
         o = self.options
-        return {"url": o.url, "headers": dict(o.headers), "timeout": o.timeout_seconds(),
+        return {"url": o.url, "headers": dict(o.headers), "timeout": o.timeout,
                 "verify": not o.skip_ssl_verification, "body": body}
 
 
@@ -100,7 +95,7 @@ class PostKind:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(f"invalid url {safe_url(options.url)!r}: must be an http or "
                                   "https URL with a host")
-        if options.timeout_seconds() > self.max_timeout:
+        if options.timeout > self.max_timeout:
             raise ValidationError(f"'timeout' must be at most {self.max_timeout:g}s (half of "
                                   "[pushoverd.delivery] lease-timeout)")
         return PostHandler(spec, options)
