@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.acceptance.daemon import free_port
+from tests.fakes.receiver import Receiver
 
 from pushoverd.api.schemas import parse_alerts
 from pushoverd.handlers.alertjson import alert_json
@@ -74,37 +73,10 @@ POINTS = [("serverA", 5), ("serverA", 15), ("serverB", 22), ("serverA", 25), ("s
           ("serverA", 1234567.5)]
 
 
-class Recorder(ThreadingHTTPServer):
-    """Every POST it receives: (path, body)."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Record)
-        self.received: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Record(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        server: Recorder = self.server  # type: ignore[assignment]
-        with server.lock:
-            server.received.append((self.path, body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def kapacitor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tuple[str, str]]]:
     """What Kapacitor sent for POINTS: the task's posts and each handler's."""
-    recorder = Recorder()
-    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    recorder = Receiver()
     folder, port = tmp_path_factory.mktemp("kapacitord"), free_port()
     config = folder / "kapacitor.conf"
     config.write_text(_config(folder, port))
@@ -120,15 +92,13 @@ def kapacitor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tup
             time.sleep(0.05)  # one point at a time, as a stream sees them
         time.sleep(1.0)
         api.close()
-        with recorder.lock:
-            yield [*recorder.received,
-                   *(("/log", line) for line in (folder / "alerts.log").read_text()
-                     .splitlines(keepends=True))]
+        posted = [(path, body.decode()) for path, _, body in recorder.accepted()]
+        logged = (folder / "alerts.log").read_text().splitlines(keepends=True)
+        yield [*posted, *(("/log", line) for line in logged)]
     finally:
         proc.terminate()
         proc.wait(10)
-        recorder.shutdown()
-        recorder.server_close()
+        recorder.close()
 
 
 def _config(folder: Path, port: int) -> str:
