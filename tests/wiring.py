@@ -11,8 +11,10 @@ from tests.conftest import TOKEN, USER
 from pushoverd.api.server import build_app
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
+from pushoverd.handlers.aggregate import AggregateKind
 from pushoverd.handlers.log import LogKind, LogSender
 from pushoverd.handlers.post import PostKind, PostSender
+from pushoverd.handlers.publish import PublishKind
 from pushoverd.handlers.pushover import (
     LocalTransport,
     PushoverKind,
@@ -46,8 +48,9 @@ async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREAC
     post = PostSender()
     senders = {"pushover": PushoverSender(transport), "log": LogSender(), "post": post}
     worker = DeliveryWorker(store, senders, RetryPolicy(), WorkerSettings(poll_interval=0.05))
-    topics = TopicService(store, KindRegistry([PushoverKind(enabled), LogKind(), PostKind()]),
-                          on_enqueued=worker.notify, flood=NO_FLOOD_LIMIT)
+    kinds = KindRegistry([PushoverKind(enabled), LogKind(), PostKind()],
+                         plumbing=[PublishKind(), AggregateKind()])
+    topics = TopicService(store, kinds, on_enqueued=worker.notify, flood=NO_FLOOD_LIMIT)
     await topics.start()
     tests = PushoverServiceTest(transport, enabled) if service_tests else None
     app = build_app(topics, store, worker, tests)

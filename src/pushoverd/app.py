@@ -16,8 +16,10 @@ from pushoverd.delivery.base import Sender
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.errors import StartupError
+from pushoverd.handlers.aggregate import AggregateKind
 from pushoverd.handlers.log import LogKind, LogSender
 from pushoverd.handlers.post import PostKind, PostSender
+from pushoverd.handlers.publish import PublishKind
 from pushoverd.handlers.pushover import (
     LocalTransport,
     PushoverKind,
@@ -35,6 +37,7 @@ from pushoverd.maintenance import Maintenance
 from pushoverd.pushover.client import PushoverClient
 from pushoverd.store.base import Store
 from pushoverd.store.sqlite import SQLiteStore
+from pushoverd.topics.aggregation import AggregateClock
 from pushoverd.topics.flood import FloodRule
 from pushoverd.topics.load import load_handler_files
 from pushoverd.topics.service import TopicService
@@ -57,7 +60,8 @@ def build_kinds(config: Config) -> KindRegistry:
     callbacks = Callbacks(public_url, token) if public_url and token else None
     recipients = directory(config.pushoverd.recipients)
     return KindRegistry([PushoverKind(config.pushover.enabled, callbacks, recipients),
-                         LogKind(), PostKind(config.pushoverd.delivery.lease_timeout / 2)])
+                         LogKind(), PostKind(config.pushoverd.delivery.lease_timeout / 2)],
+                        plumbing=[PublishKind(), AggregateKind()])
 
 
 def receipt_poll_interval(config: Config) -> float:
@@ -120,6 +124,7 @@ class Daemon:
         self.callbacks = CallbackReceiver(self.store,
                                           directory=directory(config.pushoverd.recipients),
                                           on_enqueued=self.worker.notify)
+        self.aggregates = AggregateClock(self.topics)
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,
                                        refresh=self.topics.refresh)
@@ -145,6 +150,7 @@ class Daemon:
             await sender.start()
         self.worker.start()
         self.receipts.start()
+        self.aggregates.start()
         self.maintenance.start()
         await self._serve()
 
@@ -175,6 +181,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.maintenance.stop()
+        await self.aggregates.stop()
         await self.receipts.stop()
         await self.worker.stop(grace)
         for sender in self.senders.values():

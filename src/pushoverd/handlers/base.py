@@ -53,6 +53,38 @@ class Handler(Protocol):
         a re-queue after the operator fixed them); the rendered text stays."""
 
 
+class Forwarder(Protocol):
+    """A plumbing handler (``publish``, ``aggregate``): passes events on to other topics
+    inside the daemon, in the ingest transaction, instead of enqueueing deliveries."""
+
+    spec: HandlerSpec
+    targets: tuple[str, ...]
+    """The topics it collects events into (a cycle through them is refused)."""
+
+    def forward(self, event: Event) -> Forwarded:
+        """What happens to a matching event: collected into topics now, or held."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """A plumbing handler's answer for one event."""
+
+    publish: tuple[str, ...] = ()
+    """Topics to collect the same event into, now."""
+    hold: bool = False
+    """Keep it for the handler's next aggregate."""
+
+
+class PlumbingKind(Protocol):
+    """A kind of :class:`Forwarder`: nothing to send, so no service, flood or summary."""
+
+    name: str
+    secret_options: frozenset[str]
+
+    def compile(self, spec: HandlerSpec) -> Forwarder:
+        """Validate the spec's options; raise ValidationError with Kapacitor's wording."""
+
+
 class Kind(Protocol):
     """A handler kind: validates specs of its kind and compiles them into handlers."""
 

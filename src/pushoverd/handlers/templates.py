@@ -73,11 +73,13 @@ class Template:
         return out
 
 
-def parse_template(source: str, option: str) -> Template:
-    """Parse ``source``; ValidationError naming ``option`` when it is not a valid template."""
+def parse_template(source: str, option: str, fields: tuple[str, ...] = FIELDS) -> Template:
+    """Parse ``source``; ValidationError naming ``option`` when it is not a valid template.
+    ``fields`` are the names it may use (an alert's, unless the option renders something
+    else, such as an aggregate's count)."""
     try:
         tokens = _tokens(source)
-        parts, rest = _block(tokens, 0)
+        parts, rest = _Parser(fields).block(tokens, 0)
         if rest != len(tokens):
             raise ValueError(f"unexpected {{{{{tokens[rest][1]}}}}}")
     except (ValueError, LarkError, VisitError) as exc:
@@ -109,37 +111,51 @@ def _tokens(source: str) -> list[tuple[str, str]]:
     return [t for t in tokens if t != ("text", "")]
 
 
-def _block(tokens: list[tuple[str, str]], at: int) -> tuple[list[Node], int]:
-    """Nodes up to an ``else`` or ``end`` (not consumed); the index reached."""
-    nodes: list[Node] = []
-    while at < len(tokens):
-        kind, value = tokens[at]
-        if kind == "text":
-            nodes.append(_constant(value))
-            at += 1
-        elif value == "end" or value == "else" or value.startswith("else if "):
-            return nodes, at
-        elif value.startswith("if "):
-            node, at = _if(tokens, at, value[3:])
-            nodes.append(node)
-        else:
-            nodes.append(_pipeline(value))
-            at += 1
-    return nodes, at
+class _Parser:
+    """Turns tokens into nodes; knows which fields a template may use."""
 
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
 
-def _if(tokens: list[tuple[str, str]], at: int, condition: str) -> tuple[Node, int]:
-    test = _pipeline(condition)
-    then, at = _block(tokens, at + 1)
-    otherwise: list[Node] = []
-    if at < len(tokens) and tokens[at][1].startswith("else if "):
-        node, at = _if(tokens, at, tokens[at][1][len("else if "):])
-        return _choose(test, then, [node]), at
-    if at < len(tokens) and tokens[at][1] == "else":
-        otherwise, at = _block(tokens, at + 1)
-    if at >= len(tokens) or tokens[at][1] != "end":
-        raise ValueError("missing {{end}}")
-    return _choose(test, then, otherwise), at + 1
+    def block(self, tokens: list[tuple[str, str]], at: int) -> tuple[list[Node], int]:
+        """Nodes up to an ``else`` or ``end`` (not consumed); the index reached."""
+        nodes: list[Node] = []
+        while at < len(tokens):
+            kind, value = tokens[at]
+            if kind == "text":
+                nodes.append(_constant(value))
+                at += 1
+            elif value == "end" or value == "else" or value.startswith("else if "):
+                return nodes, at
+            elif value.startswith("if "):
+                node, at = self.condition(tokens, at, value[3:])
+                nodes.append(node)
+            else:
+                nodes.append(self.pipeline(value))
+                at += 1
+        return nodes, at
+
+    def condition(self, tokens: list[tuple[str, str]], at: int,
+                  test_text: str) -> tuple[Node, int]:
+        """An ``if`` action from ``at`` through its ``end``; the index after it."""
+        test = self.pipeline(test_text)
+        then, at = self.block(tokens, at + 1)
+        otherwise: list[Node] = []
+        if at < len(tokens) and tokens[at][1].startswith("else if "):
+            node, at = self.condition(tokens, at, tokens[at][1][len("else if "):])
+            return _choose(test, then, [node]), at
+        if at < len(tokens) and tokens[at][1] == "else":
+            otherwise, at = self.block(tokens, at + 1)
+        if at >= len(tokens) or tokens[at][1] != "end":
+            raise ValueError("missing {{end}}")
+        return _choose(test, then, otherwise), at + 1
+
+    def pipeline(self, text: str) -> Node:
+        """One action's pipeline."""
+        if not text:
+            raise ValueError("empty action")
+        node: Node = _Compiler(self.fields).transform(_PIPELINE.parse(text))
+        return node
 
 
 def _choose(test: Node, then: list[Node], otherwise: list[Node]) -> Node:
@@ -153,19 +169,16 @@ def _constant(text: str) -> Node:
     return lambda values: text
 
 
-def _pipeline(text: str) -> Node:
-    if not text:
-        raise ValueError("empty action")
-    node: Node = _Compiler().transform(_PIPELINE.parse(text))
-    return node
-
-
 @v_args(inline=True)
 class _Compiler(Transformer[Token, Any]):
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        super().__init__()
+        self.fields = fields
+
     def field(self, token: Token) -> Node:
         name = str(token)[1:]
-        if name not in FIELDS:
-            raise ValueError(f"unknown field .{name} (use one of .{', .'.join(FIELDS)})")
+        if name not in self.fields:
+            raise ValueError(f"unknown field .{name} (use one of .{', .'.join(self.fields)})")
         return lambda values: values[name]
 
     def string(self, token: Token) -> Node:

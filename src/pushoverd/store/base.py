@@ -60,14 +60,37 @@ class Collecting:
     notifications: NotificationCount
     last_notification: LastNotification
     unfinished: Unfinished
+    hops: int = 0
+    """How many publish handlers passed this event on before it reached ``topic`` (0: it
+    was posted to this topic)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """An event a publish handler passes on: collected into ``topic`` in the same
+    transaction, as if it had been posted there."""
+
+    topic: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An event an aggregate handler keeps until its next tick."""
+
+    handler_id: str
+    event: Event
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The deliveries one event causes, and why any handler was skipped (one line each)."""
+    """What one event causes: deliveries to enqueue, events to collect into other topics,
+    events to hold for an aggregate; and why any handler was skipped (one line each)."""
 
     deliveries: Sequence[NewDelivery] = ()
     skipped: Sequence[str] = ()
+    published: Sequence[Published] = ()
+    held: Sequence[Held] = ()
 
 
 Planner = Callable[[Collecting], Plan]
@@ -81,6 +104,10 @@ class Collected:
     enqueued: int
     skipped: tuple[str, ...] = ()
 
+
+Aggregation = Callable[[Sequence[Event]], Published]
+"""Turns the events an aggregate handler held, oldest first, into the one event it collects
+and the topic it goes to."""
 
 Summarizer = Callable[[HeldGroup, float], NewDelivery | None]
 """Builds the summary of one handler's held deliveries, or None if it is not due yet; called
@@ -124,17 +151,26 @@ class Store(Protocol):
 
     async def replace_handler(self, topic: str, handler_id: str, spec: HandlerSpec,
                               source: str | None) -> None:
-        """Replace (and possibly rename) a spec; NotFound if absent, Conflict on a taken ID."""
+        """Replace (and possibly rename) a spec; NotFound if absent, Conflict on a taken ID.
+        Events it held for an aggregate stay held, under the new ID."""
 
     async def delete_handler(self, topic: str, handler_id: str) -> bool:
-        """Delete a spec; whether it existed."""
+        """Delete a spec and the events it held for an aggregate; whether it existed."""
 
     # Topics and events ---------------------------------------------------------------------
     async def ensure_topic(self, topic: str) -> None:
         """Create the topic if it does not exist."""
 
     async def collect(self, topic: str, events: Sequence[Event], plan: Planner) -> Collected:
-        """Record events and the deliveries ``plan`` derives, atomically."""
+        """Record events and what ``plan`` derives, atomically: the deliveries, the events it
+        publishes to other topics (planned in turn, depth first, each step with ``hops`` one
+        higher), and the events it holds for aggregates."""
+
+    async def flush_aggregate(self, topic: str, handler_id: str, aggregate: Aggregation,
+                              plan: Planner) -> Collected | None:
+        """Take every event the aggregate handler ``topic``/``handler_id`` holds, and collect
+        the event ``aggregate`` makes of them (with ``plan``), atomically; None when it held
+        none."""
 
     async def topics(self) -> list[TopicState]:
         """Every topic, sorted by ID."""

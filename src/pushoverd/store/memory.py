@@ -31,6 +31,7 @@ from pushoverd.models import (
     TopicState,
 )
 from pushoverd.store.base import (
+    Aggregation,
     Collected,
     Collecting,
     Planner,
@@ -65,6 +66,8 @@ class MemoryData:
     deliveries: dict[int, Delivery] = field(default_factory=dict)
     next_id: int = 1
     handlers_revision: int = 0
+    held: dict[tuple[str, str], list[Event]] = field(default_factory=dict)
+    """Events aggregate handlers hold, by (topic, handler ID), oldest first."""
 
 
 class MemoryStore:
@@ -124,11 +127,14 @@ class MemoryStore:
             raise Conflict(f'cannot rename handler, handler with ID "{spec.id}" already exists')
         del data.handlers[(topic, handler_id)]
         self._set_handler(spec, source, current.created_at)
+        if (topic, handler_id) in data.held:
+            data.held[(topic, spec.id)] = data.held.pop((topic, handler_id))
 
     async def delete_handler(self, topic: str, handler_id: str) -> bool:
         """Delete a spec; whether it existed."""
         data = self._check()
         deleted = data.handlers.pop((topic, handler_id), None) is not None
+        data.held.pop((topic, handler_id), None)
         data.handlers_revision += deleted
         return deleted
 
@@ -144,30 +150,36 @@ class MemoryStore:
         self._check().topics.setdefault(topic, _Topic())
 
     async def collect(self, topic: str, events: Sequence[Event], plan: Planner) -> Collected:
-        """Record events and their deliveries atomically: a raising planner leaves nothing."""
-        data, now = self._check(), self._clock()
-        # Deliveries are immutable: a shallow copy of the table is a snapshot to roll back to.
+        """Record events and what they cause atomically: a raising planner leaves nothing."""
+        return self._transaction(plan, lambda c: [c.collect(topic, e, 0) for e in events])
+
+    async def flush_aggregate(self, topic: str, handler_id: str, aggregate: Aggregation,
+                              plan: Planner) -> Collected | None:
+        """Collect the aggregate of the handler's held events, and forget them, atomically."""
+        data = self._check()
+        if not data.held.get((topic, handler_id)):
+            return None
+        made = aggregate(list(data.held[(topic, handler_id)]))
+
+        def write(collector: _Collector) -> None:
+            collector.held.pop((topic, handler_id), None)
+            collector.collect(made.topic, made.event, 0)
+        return self._transaction(plan, write)
+
+    def _transaction(self, plan: Planner, write: Callable[[_Collector], Any]) -> Collected:
+        # Deliveries are immutable: a shallow copy of the table is a snapshot to roll back to;
+        # topics and held events are changed on copies that replace the originals at the end.
+        data = self._check()
         saved = (dict(data.deliveries), data.next_id)
-        state = copy.copy(data.topics.get(topic) or _Topic())
-        state.events = dict(state.events)
-        enqueued, skipped = 0, list[str]()
+        collector = _Collector(self, plan, self._clock())
         try:
-            for event in events:
-                previous = state.events[event.id].level if event.id in state.events else Level.OK
-                state.events[event.id] = _event_state(event, previous)
-                result = plan(Collecting(topic, event, previous, now, self._counter(topic),
-                                         self._last(topic, event.id),
-                                         self._unfinished(topic, event.id)))
-                for new in result.deliveries:
-                    self._insert(new, now)
-                enqueued += len(result.deliveries)
-                skipped += result.skipped
+            write(collector)
         except BaseException:
             data.deliveries, data.next_id = saved
             raise
-        state.collected += len(events)
-        data.topics[topic] = state
-        return Collected(enqueued, tuple(skipped))
+        data.topics.update(collector.topics)
+        data.held = collector.held
+        return Collected(collector.enqueued, tuple(collector.skipped))
 
     def _counter(self, topic: str) -> Callable[[str, float, int], int]:
         def count(handler_id: str, since: float, at_most: int) -> int:
@@ -436,3 +448,38 @@ def _matches(query: DeliveryFilter, d: Delivery) -> bool:
             and (query.since is None or d.created_at >= query.since)
             and (query.until is None or d.created_at < query.until)
             and (query.before_id is None or d.id < query.before_id))
+
+
+class _Collector:
+    """One collect transaction's working copies: topics touched and held events."""
+
+    def __init__(self, store: MemoryStore, plan: Planner, now: float) -> None:
+        self.store, self.plan, self.now = store, plan, now
+        self.topics: dict[str, _Topic] = {}
+        self.held = {k: list(v) for k, v in store.data.held.items()}
+        self.enqueued, self.skipped = 0, list[str]()
+
+    def collect(self, topic: str, event: Event, hops: int) -> None:
+        state = self._topic(topic)
+        previous = state.events[event.id].level if event.id in state.events else Level.OK
+        state.events[event.id] = _event_state(event, previous)
+        state.collected += 1
+        s = self.store
+        result = self.plan(Collecting(topic, event, previous, self.now, s._counter(topic),
+                                      s._last(topic, event.id), s._unfinished(topic, event.id),
+                                      hops))
+        for new in result.deliveries:
+            s._insert(new, self.now)
+        for held in result.held:
+            self.held.setdefault((topic, held.handler_id), []).append(held.event)
+        self.enqueued += len(result.deliveries)
+        self.skipped += result.skipped
+        for published in result.published:
+            self.collect(published.topic, published.event, hops + 1)
+
+    def _topic(self, topic: str) -> _Topic:
+        if topic not in self.topics:
+            state = copy.copy(self.store.data.topics.get(topic) or _Topic())
+            state.events = dict(state.events)
+            self.topics[topic] = state
+        return self.topics[topic]

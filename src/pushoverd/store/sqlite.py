@@ -40,6 +40,7 @@ from pushoverd.models import (
     TopicState,
 )
 from pushoverd.store.base import (
+    Aggregation,
     Collected,
     Collecting,
     Planner,
@@ -195,6 +196,7 @@ class SQLiteStore:
                 raise Conflict(f'cannot rename handler, handler with ID "{spec.id}" already exists')
             conn.execute(Q["delete_handler"], (topic, handler_id))
             _insert_handler(conn, spec, source, row[0], now)
+            conn.execute(Q["rename_held_events"], (spec.id, topic, handler_id))
 
         await self._write(write)
 
@@ -202,6 +204,7 @@ class SQLiteStore:
         """Delete a spec; whether it existed."""
         def write(conn: sqlite3.Connection) -> bool:
             deleted = conn.execute(Q["delete_handler"], (topic, handler_id)).rowcount > 0
+            conn.execute(Q["delete_held_events"], (topic, handler_id))
             if deleted:
                 conn.execute(Q["bump_handlers_revision"])
             return deleted
@@ -218,6 +221,13 @@ class SQLiteStore:
         """Record events and their deliveries in one transaction."""
         now = self._clock()
         return await self._write(lambda c: _collect(c, topic, events, plan, now))
+
+    async def flush_aggregate(self, topic: str, handler_id: str, aggregate: Aggregation,
+                              plan: Planner) -> Collected | None:
+        """Collect the aggregate of the handler's held events, and forget them, atomically."""
+        now = self._clock()
+        return await self._write(
+            lambda c: _flush_aggregate(c, topic, handler_id, aggregate, plan, now))
 
     async def topics(self) -> list[TopicState]:
         """Every topic, sorted by ID."""
@@ -447,39 +457,89 @@ def _handler(row: Sequence[Any]) -> HandlerSpec:
 
 def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan: Planner,
              now: float) -> Collected:
-    conn.execute(Q["ensure_topic"], (topic, now))
-
-    def notifications(handler_id: str, since: float, at_most: int) -> int:
-        return conn.execute(Q["count_notifications"],
-                            (topic, handler_id, since, at_most)).fetchone()[0]
-
-    def last(event_id: str) -> Callable[[str], Delivery | None]:
-        def last_notification(handler_id: str) -> Delivery | None:
-            row = conn.execute(Q["last_notification"], (topic, handler_id, event_id)).fetchone()
-            return _delivery(row) if row else None
-        return last_notification
-
-    def unfinished(event_id: str) -> Callable[[str], list[Delivery]]:
-        def of_handler(handler_id: str) -> list[Delivery]:
-            rows = conn.execute(Q["unfinished"], (topic, handler_id, event_id)).fetchall()
-            return [_delivery(r) for r in rows]
-        return of_handler
-
-    enqueued, skipped = 0, []
+    collector = _Collector(conn, plan, now)
     for event in events:
+        collector.collect(topic, event, 0)
+    return collector.finish()
+
+
+class _Collector:
+    """Collects events into topics inside one transaction, following publish handlers."""
+
+    def __init__(self, conn: sqlite3.Connection, plan: Planner, now: float) -> None:
+        self.conn, self.plan, self.now = conn, plan, now
+        self.enqueued, self.skipped = 0, list[str]()
+        self.counts: dict[str, int] = {}
+
+    def collect(self, topic: str, event: Event, hops: int) -> None:
+        conn, now = self.conn, self.now
+        if topic not in self.counts:
+            conn.execute(Q["ensure_topic"], (topic, now))
+        self.counts[topic] = self.counts.get(topic, 0) + 1
         row = conn.execute(Q["event_level"], (topic, event.id)).fetchone()
         previous = Level(row[0]) if row else Level.OK
         conn.execute(Q["upsert_event"], (
             topic, event.id, event.message, event.details, _time_column(event.time_ns),
             event.duration_ns, int(event.level), int(previous), json.dumps(event.data),
             int(event.recoverable), now))
-        result = plan(Collecting(topic, event, previous, now, notifications, last(event.id),
-                                 unfinished(event.id)))
+        result = self.plan(Collecting(topic, event, previous, now, self._notifications(topic),
+                                      self._last(topic, event.id),
+                                      self._unfinished(topic, event.id), hops))
         conn.executemany(Q["insert_delivery"], [_delivery_row(d, now) for d in result.deliveries])
-        enqueued += len(result.deliveries)
-        skipped += result.skipped
-    conn.execute(Q["count_collected"], (len(events), topic))
-    return Collected(enqueued, tuple(skipped))
+        conn.executemany(Q["insert_held_event"], [
+            (topic, held.handler_id, _event_json(held.event), now) for held in result.held])
+        self.enqueued += len(result.deliveries)
+        self.skipped += result.skipped
+        for published in result.published:
+            self.collect(published.topic, published.event, hops + 1)
+
+    def finish(self) -> Collected:
+        for topic, count in self.counts.items():
+            self.conn.execute(Q["count_collected"], (count, topic))
+        return Collected(self.enqueued, tuple(self.skipped))
+
+    def _notifications(self, topic: str) -> Callable[[str, float, int], int]:
+        def count(handler_id: str, since: float, at_most: int) -> int:
+            return self.conn.execute(Q["count_notifications"],
+                                     (topic, handler_id, since, at_most)).fetchone()[0]
+        return count
+
+    def _last(self, topic: str, event_id: str) -> Callable[[str], Delivery | None]:
+        def last_notification(handler_id: str) -> Delivery | None:
+            row = self.conn.execute(Q["last_notification"],
+                                    (topic, handler_id, event_id)).fetchone()
+            return _delivery(row) if row else None
+        return last_notification
+
+    def _unfinished(self, topic: str, event_id: str) -> Callable[[str], list[Delivery]]:
+        def of_handler(handler_id: str) -> list[Delivery]:
+            rows = self.conn.execute(Q["unfinished"], (topic, handler_id, event_id)).fetchall()
+            return [_delivery(r) for r in rows]
+        return of_handler
+
+
+def _flush_aggregate(conn: sqlite3.Connection, topic: str, handler_id: str,
+                     aggregate: Aggregation, plan: Planner, now: float) -> Collected | None:
+    rows = conn.execute(Q["select_held_events"], (topic, handler_id)).fetchall()
+    if not rows:
+        return None
+    conn.execute(Q["delete_held_events"], (topic, handler_id))
+    made = aggregate([_event_from_json(r[0]) for r in rows])
+    return _collect(conn, made.topic, [made.event], plan, now)
+
+
+def _event_json(event: Event) -> str:
+    return json.dumps({"id": event.id, "level": int(event.level), "message": event.message,
+                       "details": event.details, "time_ns": event.time_ns,
+                       "duration_ns": event.duration_ns, "data": event.data,
+                       "previous_level": int(event.previous_level),
+                       "recoverable": event.recoverable})
+
+
+def _event_from_json(text: str) -> Event:
+    fields = json.loads(text)
+    return Event(**{**fields, "level": Level(fields["level"]),
+                    "previous_level": Level(fields["previous_level"])})
 
 
 def _flush_coalesced(conn: sqlite3.Connection, now: float, summarize: Summarizer) -> int:

@@ -15,12 +15,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import jsonpatch
 
 from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationError
-from pushoverd.handlers.base import AlertHistory, Handler, Outgoing
+from pushoverd.handlers.aggregate import AggregateHandler
+from pushoverd.handlers.base import AlertHistory, Forwarder, Handler, Outgoing
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.models import (
     REDACTED,
@@ -37,8 +38,9 @@ from pushoverd.models import (
     valid_handler_id,
     valid_topic_id,
 )
-from pushoverd.store.base import Collecting, Plan, Store
+from pushoverd.store.base import Collected, Collecting, Held, Plan, Published, Store
 from pushoverd.topics.flood import FloodRule, split_options
+from pushoverd.topics.forwarding import MAX_HOPS, check_no_cycle
 from pushoverd.topics.match import MatchError, Scope, compile_match, scope_of
 from pushoverd.topics.patterns import matches
 
@@ -54,10 +56,12 @@ class Route:
     """A handler spec as defined, its compiled handler and match, and its flood rule."""
 
     spec: HandlerSpec
-    handler: Handler
+    handler: Handler | Forwarder
     flood: FloodRule
     match: Callable[[Scope], bool] | None = None
     """The compiled ``match`` expression (None: every event)."""
+    plumbing: bool = False
+    """Its handler is a :class:`Forwarder` (publish, aggregate), not a delivering one."""
 
 
 HandlerTable = dict[str, dict[str, Route]]
@@ -87,6 +91,8 @@ def compile_spec(kinds: KindRegistry, spec: HandlerSpec, action: str = "create",
     validate_spec(spec)
     try:
         match = compile_match(spec.match)
+        if kinds.is_plumbing(spec.kind):  # sends nothing, so nothing to limit
+            return Route(spec, kinds.compile(spec), NO_FLOOD_LIMIT, match, plumbing=True)
         default = flood if kinds.kind(spec.kind).flood_controlled else NO_FLOOD_LIMIT
         options, rule = split_options(spec.options, default)
         return Route(spec, kinds.compile(replace(spec, options=options)), rule, match)
@@ -150,11 +156,14 @@ class TopicService:
     async def collect(self, topic: str, events: Sequence[Event]) -> int:
         """Store events on ``topic`` with one delivery per matching handler; durable on return."""
         collected = await self._store.collect(topic, events, self._plan)
+        self._after_collect(collected)
+        return collected.enqueued
+
+    def _after_collect(self, collected: Collected) -> None:
         for reason in collected.skipped:
             self._log_skip(reason)
         if collected.enqueued:
             self._on_enqueued()
-        return collected.enqueued
 
     def _log_skip(self, reason: str) -> None:
         # A match that fails to evaluate is logged once (per handler and error), not per alert.
@@ -168,7 +177,10 @@ class TopicService:
 
     def _plan(self, ctx: Collecting) -> Plan:
         # Runs inside the store's ingest transaction, perhaps twice: it must stay pure.
-        deliveries, skipped = [], []
+        deliveries: list[NewDelivery] = []
+        skipped: list[str] = []
+        published: list[Published] = []
+        held: list[Held] = []
         scope = scope_of(ctx.event, ctx.previous)
         for route in self._table.get(ctx.topic, {}).values():
             try:
@@ -178,16 +190,32 @@ class TopicService:
                 skipped.append(f"{MATCH_FAILED} of handler {ctx.topic}/{route.spec.id}: {exc}")
                 continue
             try:
-                deliveries += self._deliveries(route, ctx)
+                if route.plumbing:
+                    self._forward(cast(Forwarder, route.handler), ctx, published, held, skipped)
+                else:
+                    deliveries += self._deliveries(route, cast(Handler, route.handler), ctx)
             except Exception as exc:  # one broken handler must not fail the ingest
                 skipped.append(f"handler {ctx.topic}/{route.spec.id} skipped for event "
                                f"{ctx.event.id!r}: {type(exc).__name__}: {exc}")
-        return Plan(deliveries, skipped)
+        return Plan(deliveries, skipped, published, held)
 
-    def _deliveries(self, route: Route, ctx: Collecting) -> list[NewDelivery]:
+    def _forward(self, forwarder: Forwarder, ctx: Collecting, published: list[Published],
+                 held: list[Held], skipped: list[str]) -> None:
+        forwarded = forwarder.forward(ctx.event)
+        if forwarded.hold:
+            held.append(Held(forwarder.spec.id, ctx.event))
+        if forwarded.publish and ctx.hops >= MAX_HOPS:
+            # Cycles are refused when handlers are defined; this bounds one that got past.
+            skipped.append(f"handler {ctx.topic}/{forwarder.spec.id} did not publish event "
+                           f"{ctx.event.id!r}: it already passed {MAX_HOPS} publish handlers")
+            return
+        published += [Published(t, ctx.event) for t in forwarded.publish]
+
+    def _deliveries(self, route: Route, handler: Handler,
+                    ctx: Collecting) -> list[NewDelivery]:
         spec, event = route.spec, ctx.event
         history = AlertHistory(ctx.last_notification(spec.id), tuple(ctx.unfinished(spec.id)))
-        planned = route.handler.plan(ctx.topic, event, history, ctx.now)
+        planned = handler.plan(ctx.topic, event, history, ctx.now)
         return [NewDelivery(topic=ctx.topic, handler_id=spec.id, kind=spec.kind,
                             event_id=event.id, level=event.level, payload=out.payload,
                             control=out.control, **self._outcome(route, ctx, out))
@@ -228,8 +256,34 @@ class TopicService:
             topic=held.topic, handler_id=held.handler_id, kind=latest.kind,
             event_id=latest.event_id, level=max(held.by_level), status=status, last_error=error,
             payload=self._kinds.kind(latest.kind).summarize(
-                held, route.handler if route and route.spec.kind == latest.kind else None),
+                held, cast(Handler, route.handler)
+                if route and route.spec.kind == latest.kind else None),
             summarizes=held.count)
+
+    # Aggregates ----------------------------------------------------------------------------
+    def aggregates(self) -> dict[tuple[str, str], float]:
+        """Every aggregate handler, (topic, id), with its interval in seconds."""
+        return {(t, i): r.handler.interval for t, routes in self._table.items()
+                for i, r in routes.items() if isinstance(r.handler, AggregateHandler)}
+
+    async def flush_aggregate(self, topic: str, handler_id: str) -> bool:
+        """Collect the aggregate of what the handler held since its last tick; whether it held
+        anything (a handler that is gone, or no longer an aggregate, holds nothing)."""
+        route = self._table.get(topic, {}).get(handler_id)
+        if route is None or not isinstance(route.handler, AggregateHandler):
+            return False
+        return await self._flush(route.handler)
+
+    async def _flush(self, handler: AggregateHandler) -> bool:
+        spec = handler.spec
+        collected = await self._store.flush_aggregate(
+            spec.topic, spec.id, lambda events: Published(handler.options.topic,
+                                                          handler.aggregate(events)),
+            self._plan)
+        if collected is None:
+            return False
+        self._after_collect(collected)
+        return True
 
     # Re-queueing ---------------------------------------------------------------------------
     async def requeue(self, query: DeliveryFilter) -> int:
@@ -245,7 +299,7 @@ class TopicService:
         route = self._table.get(delivery.topic, {}).get(delivery.handler_id)
         if route is None or route.spec.kind != delivery.kind:
             return delivery.payload  # its handler is gone: the recipients it had
-        return route.handler.readdress(delivery.payload)
+        return cast(Handler, route.handler).readdress(delivery.payload)
 
     # Topics --------------------------------------------------------------------------------
     async def topics(self, pattern: str = "", min_level: Level = Level.OK) -> list[TopicState]:
@@ -310,8 +364,9 @@ class TopicService:
     async def create_handler(self, spec: HandlerSpec, source: str | None = None) -> HandlerSpec:
         """Validate, store and activate a new handler."""
         self._refuse_placeholders(spec)
-        compile_spec(self._kinds, spec, "create", self._flood)
+        route = compile_spec(self._kinds, spec, "create", self._flood)
         async with self._lock:
+            self._refuse_loop(route, "create")
             try:
                 await self._store.create_handler(spec, source)
             except Conflict as exc:
@@ -323,8 +378,10 @@ class TopicService:
                               source: str | None = None) -> HandlerSpec:
         """Replace a handler's whole spec; a different ``spec.id`` renames it."""
         spec = self._keep_secrets(replace(spec, topic=topic), self.handler(topic, handler_id))
-        compile_spec(self._kinds, spec, "update", self._flood)
+        route = compile_spec(self._kinds, spec, "update", self._flood)
         async with self._lock:
+            self._refuse_loop(route, "update", replacing=handler_id)
+            await self._flush_before_change(topic, handler_id, spec)
             try:
                 await self._store.replace_handler(topic, handler_id, spec, source)
             except Conflict as exc:
@@ -346,8 +403,32 @@ class TopicService:
     async def delete_handler(self, topic: str, handler_id: str) -> None:
         """Delete a handler (nothing happens if it does not exist)."""
         async with self._lock:
+            await self._flush_before_change(topic, handler_id)
             await self._store.delete_handler(topic, handler_id)
             await self._reload()
+
+    def _refuse_loop(self, route: Route, action: str, replacing: str | None = None) -> None:
+        if not route.plumbing:
+            return
+        topic = route.spec.topic
+        edges: dict[str, list[str]] = {}
+        for t, routes in self._table.items():
+            for handler_id, other in routes.items():
+                if other.plumbing and (t, handler_id) != (topic, replacing):
+                    edges.setdefault(t, []).extend(cast(Forwarder, other.handler).targets)
+        try:
+            check_no_cycle(edges, topic, cast(Forwarder, route.handler).targets)
+        except ValidationError as exc:
+            raise ValidationError(f"failed to {action} handler: {exc}") from None
+
+    async def _flush_before_change(self, topic: str, handler_id: str,
+                                   new: HandlerSpec | None = None) -> None:
+        """An aggregate about to change (to ``new``) or go collects what it held under its
+        old options first: accepted events are never dropped with a handler."""
+        route = self._table.get(topic, {}).get(handler_id)
+        if (route is not None and route.spec != new
+                and isinstance(route.handler, AggregateHandler)):
+            await self._flush(route.handler)
 
     def _keep_secrets(self, new: HandlerSpec, current: HandlerSpec) -> HandlerSpec:
         """A secret option sent back as REDACTED (read from the API) keeps its current value."""

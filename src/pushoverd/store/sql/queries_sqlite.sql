@@ -203,3 +203,17 @@ WHERE status='coalesced' AND summary_id IS NULL AND topic=? AND handler_id=? AND
 DELETE FROM deliveries
 WHERE (status IN ('sent','dead','suppressed') OR (status='coalesced' AND summary_id IS NOT NULL))
   AND updated_at<?
+
+-- Aggregates ------------------------------------------------------------------------------
+
+-- name: insert_held_event
+INSERT INTO held_events (topic, handler_id, event, created_at) VALUES (?,?,?,?)
+
+-- name: select_held_events
+SELECT event FROM held_events WHERE topic=? AND handler_id=? ORDER BY seq
+
+-- name: delete_held_events
+DELETE FROM held_events WHERE topic=? AND handler_id=?
+
+-- name: rename_held_events
+UPDATE held_events SET handler_id=? WHERE topic=? AND handler_id=?
