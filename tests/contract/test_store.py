@@ -25,7 +25,7 @@ from pushoverd.models import (
     ReceiptUpdate,
     TopicState,
 )
-from pushoverd.store.base import Collecting, Plan, Store
+from pushoverd.store.base import Collecting, Held, Plan, Published, Store
 from pushoverd.timefmt import ZERO_TIME_NS
 
 LEASE = 30.0
@@ -780,6 +780,114 @@ async def test_delete_handler_says_whether_it_existed(store: Store) -> None:
     assert await store.topic("cpu") is not None  # deleting a handler never deletes its topic
 
 
+# Publishing and aggregates ---------------------------------------------------------------
+
+def publish_to(*topics: str, deliver_on: str = "") -> Any:
+    """A planner: events on ``cpu`` are published to ``topics``; one delivery per event on
+    ``deliver_on``."""
+    def plan(ctx: Collecting) -> Plan:
+        published = [Published(t, ctx.event) for t in topics] if ctx.topic == "cpu" else []
+        return Plan([new_delivery(ctx)] if ctx.topic == deliver_on else [],
+                    published=published)
+    return plan
+
+
+def hold_on(topic: str) -> Any:
+    """A planner: handler ``agg`` holds every event on ``topic``; deliveries elsewhere."""
+    def plan(ctx: Collecting) -> Plan:
+        if ctx.topic == topic:
+            return Plan(held=[Held("agg", ctx.event)])
+        return one_delivery(ctx)
+    return plan
+
+
+def summed(events: Any) -> Published:
+    ids = ",".join(e.id for e in events)
+    return Published("out", Event(id="agg", level=max(e.level for e in events), message=ids))
+
+
+async def test_a_published_event_is_collected_into_each_topic_in_the_same_ingest(
+        store: Store) -> None:
+    seen: list[tuple[str, Level, int]] = []
+    plan = publish_to("mem", "disk", deliver_on="disk")
+
+    def record(ctx: Collecting) -> Plan:
+        seen.append((ctx.topic, ctx.previous, ctx.hops))
+        return plan(ctx)
+
+    await store.collect("mem", [event("a", Level.WARNING)], no_delivery)
+    collected = await store.collect("cpu", [event("a", Level.CRITICAL)], record)
+    assert collected.enqueued == 1
+    # Each topic has its own previous level for the event; hops count the publishes.
+    assert seen == [("cpu", Level.OK, 0), ("mem", Level.WARNING, 1), ("disk", Level.OK, 1)]
+    assert [t.id for t in await store.topics()] == ["cpu", "disk", "mem"]
+    assert await store.topic("disk") == TopicState("disk", Level.CRITICAL, 1)
+    assert await store.topic("mem") == TopicState("mem", Level.CRITICAL, 2)
+    [delivery] = await store.deliveries(DeliveryFilter())
+    assert (delivery.topic, delivery.event_id) == ("disk", "a")
+
+
+async def test_a_planner_failing_on_a_published_topic_leaves_nothing_anywhere(
+        store: Store) -> None:
+    def plan(ctx: Collecting) -> Plan:
+        if ctx.topic == "mem":
+            raise RuntimeError("planner failed")
+        return Plan([new_delivery(ctx)], published=[Published("mem", ctx.event)])
+
+    with pytest.raises(RuntimeError):
+        await store.collect("cpu", [event("a")], plan)
+    assert await store.topics() == []
+    assert await store.deliveries(DeliveryFilter()) == []
+
+
+async def test_held_events_are_collected_as_one_aggregate_and_forgotten(store: Store) -> None:
+    await store.collect("agg", [event("a", Level.WARNING), event("b")], hold_on("agg"))
+    await store.collect("agg", [event("c", Level.INFO)], hold_on("agg"))
+    assert await store.deliveries(DeliveryFilter()) == []  # held, not delivered
+
+    collected = await store.flush_aggregate("agg", "agg", summed, one_delivery)
+    assert collected is not None and collected.enqueued == 1
+    state = await store.event("out", "agg")
+    assert state is not None and (state.message, state.level) == ("a,b,c", Level.CRITICAL)
+    [delivery] = await store.deliveries(DeliveryFilter())
+    assert (delivery.topic, delivery.event_id) == ("out", "agg")
+    assert await store.flush_aggregate("agg", "agg", summed, one_delivery) is None
+
+
+async def test_held_events_belong_to_their_handler(store: Store) -> None:
+    await store.collect("agg", [event("a")], hold_on("agg"))
+    assert await store.flush_aggregate("agg", "other", summed, one_delivery) is None
+    assert await store.flush_aggregate("elsewhere", "agg", summed, one_delivery) is None
+    assert await store.flush_aggregate("agg", "agg", summed, one_delivery) is not None
+
+
+async def test_a_failing_aggregate_keeps_the_held_events(store: Store) -> None:
+    def explode(ctx: Collecting) -> Plan:
+        raise RuntimeError("planner failed")
+
+    await store.collect("agg", [event("a")], hold_on("agg"))
+    with pytest.raises(RuntimeError):
+        await store.flush_aggregate("agg", "agg", summed, explode)
+    assert await store.topic("out") is None
+    collected = await store.flush_aggregate("agg", "agg", summed, no_delivery)
+    assert collected is not None
+    state = await store.event("out", "agg")
+    assert state is not None and state.message == "a"
+
+
+async def test_held_events_follow_a_rename_and_go_with_their_handler(store: Store) -> None:
+    await store.create_handler(HandlerSpec("agg", "agg", "aggregate", {}), None)
+    await store.create_handler(HandlerSpec("agg", "gone", "aggregate", {}), None)
+    await store.collect("agg", [event("a")], lambda ctx: Plan(
+        held=[Held("agg", ctx.event), Held("gone", ctx.event)]))
+    await store.replace_handler("agg", "agg", HandlerSpec("agg", "renamed", "aggregate", {}),
+                                None)
+    await store.delete_handler("agg", "gone")
+    assert await store.flush_aggregate("agg", "agg", summed, no_delivery) is None
+    assert await store.flush_aggregate("agg", "gone", summed, no_delivery) is None
+    assert await store.flush_aggregate("agg", "renamed", summed, no_delivery) is not None
+
+
 # Durability -----------------------------------------------------------------------------
 
 async def test_a_reopened_store_keeps_everything(backend: Backend) -> None:
@@ -788,6 +896,10 @@ async def test_a_reopened_store_keeps_everything(backend: Backend) -> None:
     await first.create_handler(HandlerSpec("cpu", "h", "pushover", {"sound": "siren"}), "/f")
     await first.collect("cpu", [event("a", Level.WARNING, time_ns=1_700_000_000_123_456_789)],
                         one_delivery)
+    held = event("b", Level.INFO, time_ns=2**70, duration_ns=5, details="d",
+                 data={"series": [{"name": "cpu"}]}, previous_level=Level.WARNING,
+                 recoverable=False)
+    await first.collect("agg", [held], hold_on("agg"))
     await first.close()
 
     second = backend.make()
@@ -800,6 +912,10 @@ async def test_a_reopened_store_keeps_everything(backend: Backend) -> None:
         assert state is not None and state.time_ns == 1_700_000_000_123_456_789
         [delivery] = await second.deliveries(DeliveryFilter())
         assert (delivery.event_id, delivery.status) == ("a", DeliveryStatus.PENDING)
+        kept: list[Event] = []
+        await second.flush_aggregate("agg", "agg", lambda e: kept.extend(e) or summed(e),
+                                     no_delivery)
+        assert kept == [held]  # an aggregate's held events survive a restart, exactly
     finally:
         await second.close()
 
