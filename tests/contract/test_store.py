@@ -827,6 +827,22 @@ async def test_a_published_event_is_collected_into_each_topic_in_the_same_ingest
     assert (delivery.topic, delivery.event_id) == ("disk", "a")
 
 
+async def test_a_published_event_new_to_a_topic_keeps_the_previous_level_it_brings(
+        store: Store) -> None:
+    seen: list[tuple[str, Level]] = []
+
+    def plan(ctx: Collecting) -> Plan:
+        seen.append((ctx.topic, ctx.previous))
+        return Plan(published=[Published("ops", ctx.event, Level.INFO)] if ctx.topic == "cpu"
+                    else [])
+
+    await store.collect("cpu", [event("a"), event("a", Level.WARNING)], plan)
+    assert seen == [("cpu", Level.OK), ("ops", Level.INFO),
+                    ("cpu", Level.CRITICAL), ("ops", Level.CRITICAL)]
+    state = await store.event("ops", "a")
+    assert state is not None and state.previous_level is Level.CRITICAL
+
+
 async def test_a_planner_failing_on_a_published_topic_leaves_nothing_anywhere(
         store: Store) -> None:
     def plan(ctx: Collecting) -> Plan:

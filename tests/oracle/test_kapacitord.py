@@ -20,9 +20,12 @@ from tests.acceptance.daemon import free_port
 from tests.fakes.receiver import Receiver
 
 from pushoverd.api.schemas import parse_alerts
+from pushoverd.handlers.aggregate import AggregateKind
 from pushoverd.handlers.alertjson import alert_json
 from pushoverd.handlers.base import AlertHistory
 from pushoverd.handlers.log import LogKind
+from pushoverd.handlers.post import PostKind
+from pushoverd.handlers.publish import PublishKind
 from pushoverd.handlers.pushover import PushoverKind
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.handlers.templates import parse_template, template_values
@@ -68,6 +71,7 @@ TICK = """stream
         .topic('%s')
         .post('%s/task%d')
 """
+AGGREGATE_NS = 200_000_000
 POINTS = [("serverA", 5), ("serverA", 15), ("serverB", 22), ("serverA", 25), ("serverA", 35),
           ("serverA", 36), ("serverB", 35), ("serverA", 15), ("serverB", 5), ("serverA", 5),
           ("serverA", 1234567.5)]
@@ -142,9 +146,10 @@ def _wait_until_up(api: httpx.Client) -> None:
 
 
 def _define(api: httpx.Client, recorder: str, log: Path) -> None:
-    logged = api.post("/alerts/topics/cpu/handlers", json={
-        "id": "to-file", "kind": "log", "options": {"path": str(log)}})
-    assert logged.status_code == 200, logged.text
+    to_file = {"id": "to-file", "kind": "log", "options": {"path": str(log)}}
+    for topic, spec in [*_plumbing(recorder), ("cpu", to_file)]:
+        created = api.post(f"/alerts/topics/{topic}/handlers", json=spec)
+        assert created.status_code == 200, created.text
     for n, match in enumerate(MATCHES + BROKEN_IN_1_5_7):
         created = api.post("/alerts/topics/cpu/handlers", json={
             "id": f"m{n}", "kind": "post", "match": match,
@@ -157,6 +162,19 @@ def _define(api: httpx.Client, recorder: str, log: Path) -> None:
             "script": TICK % (template.replace("'", "\\'"), "cpu" if n == 0 else f"t{n}",
                               recorder, n)})
         assert task.status_code == 200, task.text
+
+
+def _plumbing(recorder: str) -> list[tuple[str, dict[str, object]]]:
+    """cpu publishes its warnings and worse to pub, and is aggregated into agg (one event
+    every 200 ms, interval in integer nanoseconds); pub and agg post what they get."""
+    return [
+        ("cpu", {"id": "pub", "kind": "publish", "match": "level() >= WARNING",
+                 "options": {"topics": ["pub"]}}),
+        ("cpu", {"id": "agg", "kind": "aggregate",
+                 "options": {"id": "agg-id", "interval": AGGREGATE_NS, "topic": "agg"}}),
+        ("pub", {"id": "post", "kind": "post", "options": {"url": f"{recorder}/pub"}}),
+        ("agg", {"id": "post", "kind": "post", "options": {"url": f"{recorder}/agg"}}),
+    ]
 
 
 def _sent(run: list[tuple[str, str]], path: str) -> list[tuple[str, str]]:
@@ -218,3 +236,53 @@ def test_the_log_kind_writes_the_lines_kapacitors_log_handler_wrote(
             for body in logged for event in parse_alerts(body.encode())]
     sent = [body for path, body in kapacitor_run if path == "/task0"]
     assert ours == logged == [alert_json(parse_alerts(b.encode())[0]).decode() for b in sent]
+
+
+async def plumbing_service() -> tuple[MemoryStore, TopicService]:
+    """pushoverd with the same plumbing handlers as the kapacitord run."""
+    store = MemoryStore()
+    await store.open()
+    kinds = KindRegistry([PostKind()], plumbing=[PublishKind(), AggregateKind()])
+    service = TopicService(store, kinds)
+    await service.start()
+    for topic, spec in _plumbing("http://127.0.0.1:9"):
+        await service.create_handler(HandlerSpec(
+            topic, str(spec["id"]), str(spec["kind"]), spec["options"],  # type: ignore[arg-type]
+            str(spec.get("match", ""))))
+    return store, service
+
+
+async def posted_on(store: MemoryStore, topic: str) -> list[str]:
+    found = await store.deliveries(DeliveryFilter(topic=topic, limit=1000))
+    return [d.payload["body"] for d in sorted(found, key=lambda d: d.id)]
+
+
+async def test_published_alerts_are_posted_as_kapacitor_posted_them(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    """Byte for byte, previousLevel included: the published topic keeps its own history."""
+    store, service = await plumbing_service()
+    alerts = [body for path, body in kapacitor_run if path == "/task0"]
+    for body in alerts:
+        await service.collect("cpu", parse_alerts(body.encode()))
+    theirs = [body for path, body in kapacitor_run if path == "/pub"]
+    assert len(theirs) == sum('"level":"WARNING"' in b or '"level":"CRITICAL"' in b
+                              for b in alerts) == 6
+    ours = await posted_on(store, "pub")
+    assert ours == theirs
+
+
+async def test_each_aggregate_is_the_one_kapacitor_made_of_the_same_alerts(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    """Kapacitor's ticks fell where they fell; its messages say how many alerts each
+    aggregate took, so pushoverd is given the same runs and must post the same bytes."""
+    theirs = [body for path, body in kapacitor_run if path == "/agg"]
+    counts = [int(json.loads(b)["message"].split()[1]) for b in theirs]
+    alerts = [body for path, body in kapacitor_run if path == "/task0"]
+    assert len(theirs) >= 2 and sum(counts) == len(alerts), theirs
+    store, service = await plumbing_service()
+    for count in counts:
+        for body in alerts[:count]:
+            await service.collect("cpu", parse_alerts(body.encode()))
+        alerts = alerts[count:]
+        assert await service.flush_aggregate("cpu", "agg")
+    assert await posted_on(store, "agg") == theirs

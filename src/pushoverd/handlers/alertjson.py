@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pushoverd.models import Event, Level
+from pushoverd.models import Event
 from pushoverd.timefmt import format_rfc3339nano
 
 _ROW_KEYS = ("name", "tags", "columns", "values", "partial")
@@ -23,15 +23,15 @@ _ESCAPED = re.compile('["\\\\\x00-\x1f<>&\u2028\u2029]')
 _SHORT = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def alert_json(event: Event, previous: Level | None = None) -> bytes:
-    """The encoded ``alert.Data`` of ``event``; ``previous`` is the level the topic stored
-    before it (Kapacitor's ``previousLevel``), else the event's own."""
+def alert_json(event: Event) -> bytes:
+    """The encoded ``alert.Data`` of ``event`` (the topic service gives handlers the event
+    with ``previous_level`` set to what their topic stored before it, as Kapacitor does)."""
     fields = (
         ("id", _string(event.id)), ("message", _string(event.message)),
         ("details", _string(event.details)), ("time", _string(format_rfc3339nano(event.time_ns))),
         ("duration", str(event.duration_ns)), ("level", _string(event.level.name)),
         ("data", _result(event.data)),
-        ("previousLevel", _string((previous or event.previous_level).name)),
+        ("previousLevel", _string(event.previous_level.name)),
         ("recoverable", "true" if event.recoverable else "false"))
     return ("{" + ",".join(f'"{k}":{v}' for k, v in fields) + "}\n").encode()
 

@@ -54,7 +54,10 @@ class Collecting:
     topic: str
     event: Event
     previous: Level
-    """The level this event ID had in this topic before (OK for a new one)."""
+    """The level this event ID had in this topic before; for one the topic has not seen,
+    OK, or if it was published here, the level it had where it came from (Kapacitor's
+    publish hands the event on with its previous state, which only a state stored in the
+    new topic replaces)."""
     now: float
     """The ingest time: what the deliveries' ``created_at`` will be."""
     notifications: NotificationCount
@@ -72,6 +75,8 @@ class Published:
 
     topic: str
     event: Event
+    previous: Level = Level.OK
+    """The level it had before where it comes from (see :attr:`Collecting.previous`)."""
 
 
 @dataclass(frozen=True, slots=True)

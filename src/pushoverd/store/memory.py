@@ -151,7 +151,7 @@ class MemoryStore:
 
     async def collect(self, topic: str, events: Sequence[Event], plan: Planner) -> Collected:
         """Record events and what they cause atomically: a raising planner leaves nothing."""
-        return self._transaction(plan, lambda c: [c.collect(topic, e, 0) for e in events])
+        return self._transaction(plan, lambda c: [c.collect(topic, e) for e in events])
 
     async def flush_aggregate(self, topic: str, handler_id: str, aggregate: Aggregation,
                               plan: Planner) -> Collected | None:
@@ -163,7 +163,7 @@ class MemoryStore:
 
         def write(collector: _Collector) -> None:
             collector.held.pop((topic, handler_id), None)
-            collector.collect(made.topic, made.event, 0)
+            collector.collect(made.topic, made.event)
         return self._transaction(plan, write)
 
     def _transaction(self, plan: Planner, write: Callable[[_Collector], Any]) -> Collected:
@@ -459,9 +459,10 @@ class _Collector:
         self.held = {k: list(v) for k, v in store.data.held.items()}
         self.enqueued, self.skipped = 0, list[str]()
 
-    def collect(self, topic: str, event: Event, hops: int) -> None:
+    def collect(self, topic: str, event: Event, hops: int = 0,
+                unseen: Level = Level.OK) -> None:
         state = self._topic(topic)
-        previous = state.events[event.id].level if event.id in state.events else Level.OK
+        previous = state.events[event.id].level if event.id in state.events else unseen
         state.events[event.id] = _event_state(event, previous)
         state.collected += 1
         s = self.store
@@ -475,7 +476,7 @@ class _Collector:
         self.enqueued += len(result.deliveries)
         self.skipped += result.skipped
         for published in result.published:
-            self.collect(published.topic, published.event, hops + 1)
+            self.collect(published.topic, published.event, hops + 1, published.previous)
 
     def _topic(self, topic: str) -> _Topic:
         if topic not in self.topics:

@@ -459,7 +459,7 @@ def _collect(conn: sqlite3.Connection, topic: str, events: Sequence[Event], plan
              now: float) -> Collected:
     collector = _Collector(conn, plan, now)
     for event in events:
-        collector.collect(topic, event, 0)
+        collector.collect(topic, event)
     return collector.finish()
 
 
@@ -471,13 +471,14 @@ class _Collector:
         self.enqueued, self.skipped = 0, list[str]()
         self.counts: dict[str, int] = {}
 
-    def collect(self, topic: str, event: Event, hops: int) -> None:
+    def collect(self, topic: str, event: Event, hops: int = 0,
+                unseen: Level = Level.OK) -> None:
         conn, now = self.conn, self.now
         if topic not in self.counts:
             conn.execute(Q["ensure_topic"], (topic, now))
         self.counts[topic] = self.counts.get(topic, 0) + 1
         row = conn.execute(Q["event_level"], (topic, event.id)).fetchone()
-        previous = Level(row[0]) if row else Level.OK
+        previous = Level(row[0]) if row else unseen
         conn.execute(Q["upsert_event"], (
             topic, event.id, event.message, event.details, _time_column(event.time_ns),
             event.duration_ns, int(event.level), int(previous), json.dumps(event.data),
@@ -491,7 +492,7 @@ class _Collector:
         self.enqueued += len(result.deliveries)
         self.skipped += result.skipped
         for published in result.published:
-            self.collect(published.topic, published.event, hops + 1)
+            self.collect(published.topic, published.event, hops + 1, published.previous)
 
     def finish(self) -> Collected:
         for topic, count in self.counts.items():

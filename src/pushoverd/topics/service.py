@@ -209,11 +209,13 @@ class TopicService:
             skipped.append(f"handler {ctx.topic}/{forwarder.spec.id} did not publish event "
                            f"{ctx.event.id!r}: it already passed {MAX_HOPS} publish handlers")
             return
-        published += [Published(t, ctx.event) for t in forwarded.publish]
+        published += [Published(t, ctx.event, ctx.previous) for t in forwarded.publish]
 
     def _deliveries(self, route: Route, handler: Handler,
                     ctx: Collecting) -> list[NewDelivery]:
         spec, event = route.spec, ctx.event
+        if event.previous_level is not ctx.previous:  # the topic's history, not the sender's
+            event = replace(event, previous_level=ctx.previous)
         history = AlertHistory(ctx.last_notification(spec.id), tuple(ctx.unfinished(spec.id)))
         planned = handler.plan(ctx.topic, event, history, ctx.now)
         return [NewDelivery(topic=ctx.topic, handler_id=spec.id, kind=spec.kind,

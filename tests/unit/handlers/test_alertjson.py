@@ -25,9 +25,9 @@ def test_a_captured_body_is_reproduced_byte_for_byte(body: str) -> None:
     assert alert_json(event) == body.encode()
 
 
-def test_previous_level_is_the_topics_when_given() -> None:
-    event = Event(id="a", level=Level.OK, previous_level=Level.OK)
-    assert b'"previousLevel":"CRITICAL"' in alert_json(event, previous=Level.CRITICAL)
+def test_previous_level_is_the_events() -> None:
+    event = Event(id="a", level=Level.OK, previous_level=Level.CRITICAL)
+    assert b'"previousLevel":"CRITICAL"' in alert_json(event)
 
 
 def test_an_alert_without_data_has_null_series_and_go_zero_fields() -> None:

@@ -182,3 +182,18 @@ async def test_plumbing_handlers_take_no_flood_options(service: TopicService) ->
     with pytest.raises(ValidationError, match="'' has invalid keys: flood-rate"):
         await service.create_handler(HandlerSpec("cpu", "p", "publish",
                                                  {"topics": ["x"], "flood-rate": 3}))
+
+
+async def test_a_published_event_brings_its_previous_level_until_the_topic_has_its_own(
+        store: MemoryStore, service: TopicService) -> None:
+    """As Kapacitor's publish: the event goes on with the previous state it had, which only a
+    state the new topic stored for that ID replaces (the oracle checks this against 1.5.7)."""
+    await service.create_handler(publish("cpu", "p", "ops", match="level() == CRITICAL"))
+    await service.create_handler(to_file("ops"))
+    for level in (Level.WARNING, Level.CRITICAL, Level.WARNING, Level.CRITICAL):
+        await service.collect("cpu", [Event(id="e", level=level, previous_level=Level.INFO)])
+    lines = [d.payload["line"] for d in await store.deliveries(DeliveryFilter(topic="ops"))]
+    assert ['"previousLevel":"WARNING"' in x for x in reversed(lines)] == [True, False]
+    assert '"previousLevel":"CRITICAL"' in lines[0]  # ops's own, not cpu's WARNING
+    state = await service.event("ops", "e")
+    assert state.previous_level is Level.CRITICAL
