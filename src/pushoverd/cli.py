@@ -11,13 +11,16 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import cast
 
 from pushoverd import config as config_module
 from pushoverd import logs
 from pushoverd.app import Daemon, build_kinds
 from pushoverd.config.render import config_text
 from pushoverd.errors import ConfigError, PushoverdError
+from pushoverd.handlers.base import Forwarder
 from pushoverd.topics.files import file_error, handler_dir, load_dir
+from pushoverd.topics.forwarding import check_no_cycle
 from pushoverd.topics.service import compile_spec
 
 COMMANDS = ("run", "config", "check", "version")
@@ -79,9 +82,14 @@ def _handler_file_problems(config: config_module.Config) -> list[str]:
     kinds = build_kinds(config)
     result = load_dir(handler_dir(config.load.dir))
     problems = [str(e) for e in result.errors]
+    edges: dict[str, list[str]] = {}  # publish and aggregate, in the order run loads them
     for spec, path in result.specs:
         try:
-            compile_spec(kinds, spec)
+            route = compile_spec(kinds, spec)
+            if route.plumbing:
+                forwarder = cast(Forwarder, route.handler)
+                check_no_cycle(edges, spec.topic, forwarder.targets, forwarder.target_option)
+                edges.setdefault(spec.topic, []).extend(forwarder.targets)
         except PushoverdError as exc:
             problems.append(str(file_error(path, exc)))
     return problems

@@ -125,8 +125,8 @@ def test_a_publish_loop_in_the_handler_files_is_refused_naming_the_file(
         assert daemon.call("GET", "/kapacitor/v1/alerts/topics/ops/handlers").json()[
             "handlers"] == []
         [line] = [x for x in daemon.log().splitlines() if "handler file skipped" in x]
-        assert "ops-digest.yaml" in line
-        assert "would make a loop: ops -> digest -> cpu -> ops" in line
+        assert "ops-digest.yaml:7: options.topic:" in line
+        assert "'topic' in options would make a loop: ops -> digest -> cpu -> ops" in line
     finally:
         receiver.close()
         daemon.stop()

@@ -177,6 +177,24 @@ def test_check_refuses_two_files_for_the_same_handler_naming_both(
     assert "ok" not in out.out
 
 
+def test_check_refuses_the_handler_file_that_closes_a_publish_loop_at_its_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    handlers = tmp_path / "handlers"
+    handlers.mkdir()
+    (handlers / "a.yaml").write_text(
+        "id: p\ntopic: cpu\nkind: publish\noptions:\n  topics: [ops]\n")
+    (handlers / "b.yaml").write_text("id: agg\ntopic: ops\nkind: aggregate\noptions:\n"
+                                     "  id: digest\n  interval: 1m\n  topic: cpu\n")
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+
+    assert cli.main(["check", "-config", str(conf)]) == 1
+
+    assert capsys.readouterr().err.splitlines() == [
+        f"{handlers / 'b.yaml'}:7: options.topic: 'topic' in options would make a loop: "
+        "ops -> cpu -> ops"]
+
+
 def test_run_refuses_a_bad_config_with_exit_code_1(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "kapacitor.conf"

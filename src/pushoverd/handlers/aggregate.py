@@ -54,6 +54,8 @@ class AggregateOptions(BaseModel):
 class AggregateHandler:
     """A compiled ``aggregate`` handler."""
 
+    target_option = "topic"
+
     def __init__(self, spec: HandlerSpec, options: AggregateOptions, message: Template) -> None:
         self.spec, self.options, self._message = spec, options, message
         self.targets = (options.topic,)

@@ -60,6 +60,8 @@ class Forwarder(Protocol):
     spec: HandlerSpec
     targets: tuple[str, ...]
     """The topics it collects events into (a cycle through them is refused)."""
+    target_option: str
+    """The option that names them, for errors."""
 
     def forward(self, event: Event) -> Forwarded:
         """What happens to a matching event: collected into topics now, or held."""

@@ -27,6 +27,8 @@ class PublishOptions(BaseModel):
 class PublishHandler:
     """A compiled ``publish`` handler."""
 
+    target_option = "topics"
+
     def __init__(self, spec: HandlerSpec, topics: tuple[str, ...]) -> None:
         self.spec, self.targets = spec, topics
 

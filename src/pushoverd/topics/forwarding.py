@@ -19,14 +19,14 @@ Edges = Mapping[str, Iterable[str]]
 """topic -> the topics its publish and aggregate handlers collect into."""
 
 
-def check_no_cycle(edges: Edges, topic: str, targets: Iterable[str]) -> None:
-    """ValidationError if a handler on ``topic`` that collects into ``targets`` closes a loop
-    in ``edges`` (which must not hold that handler itself)."""
+def check_no_cycle(edges: Edges, topic: str, targets: Iterable[str], option: str) -> None:
+    """ValidationError naming ``option`` if a handler on ``topic`` that collects into
+    ``targets`` closes a loop in ``edges`` (which must not hold that handler itself)."""
     for target in targets:
         path = _path(edges, target, topic)
         if path is not None:
             loop = " -> ".join([topic, *path])
-            raise ValidationError(f"publishing to {target!r} would make a loop: {loop}")
+            raise ValidationError(f"'{option}' in options would make a loop: {loop}")
 
 
 def _path(edges: Edges, start: str, goal: str) -> list[str] | None:

@@ -418,8 +418,9 @@ class TopicService:
             for handler_id, other in routes.items():
                 if other.plumbing and (t, handler_id) != (topic, replacing):
                     edges.setdefault(t, []).extend(cast(Forwarder, other.handler).targets)
+        forwarder = cast(Forwarder, route.handler)
         try:
-            check_no_cycle(edges, topic, cast(Forwarder, route.handler).targets)
+            check_no_cycle(edges, topic, forwarder.targets, forwarder.target_option)
         except ValidationError as exc:
             raise ValidationError(f"failed to {action} handler: {exc}") from None
 
