@@ -87,10 +87,13 @@ def test_kapacitor_default_conf_loads_and_reports_ignored() -> None:
     assert c.data_dir == "/var/lib/kapacitor" and c.load.dir == "/var/lib/kapacitor/load"
     assert c.logging.level == "DEBUG" and c.pushover.enabled is False
     assert c.pushoverd.store.path == "/var/lib/kapacitor/pushoverd.db"
-    for name in ("influxdb", "smtp", "storage", "alert", "skip-config-overrides", "slack",
+    for name in ("influxdb", "smtp", "storage", "alert", "slack",
                  "http.auth-enabled", "http.shared-secret", "deadman"):
         assert name in loaded.ignored
-    assert "pushover" not in loaded.ignored and "http" not in loaded.ignored
+    for name in ("pushover", "http", "skip-config-overrides", "config-override", "httppost"):
+        assert name not in loaded.ignored
+    assert c.config_override.enabled is True and c.skip_config_overrides is False
+    assert [e.endpoint for e in c.httppost] == ["example"]
     assert len(loaded.ignored) == len(set(loaded.ignored))
 
 
@@ -356,7 +359,9 @@ def test_default_config_text_round_trips(tmp_path: Path) -> None:
 def test_default_config_text_comments_every_key() -> None:
     lines = default_config_text().splitlines()
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
-    assert len(keys) == 2 + 3 + 2 + 2 + 4 + 1 + 5 + 12 + 3 + 1  # ..., public-url, ..., receipts
+    # top level (hostname, data_dir, skip-config-overrides), http, logging, load,
+    # config-override, pushover, public-url, store, delivery, flood, receipts
+    assert len(keys) == 3 + 3 + 2 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 
