@@ -16,6 +16,7 @@ from typing import Any
 
 from pushoverd.errors import Conflict, NotFound, StoreError
 from pushoverd.models import (
+    ConfigOverride,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -65,6 +66,7 @@ class MemoryData:
     deliveries: dict[int, Delivery] = field(default_factory=dict)
     next_id: int = 1
     handlers_revision: int = 0
+    config_overrides: dict[str, ConfigOverride] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -366,6 +368,21 @@ class MemoryStore:
         for delivery_id in doomed:
             del self.data.deliveries[delivery_id]
         return len(doomed)
+
+    # Config overrides ----------------------------------------------------------------------
+    async def config_overrides(self) -> list[ConfigOverride]:
+        """Every stored config override, sorted by ID."""
+        overrides = self._check().config_overrides
+        return [copy.deepcopy(overrides[i]) for i in sorted(overrides)]
+
+    async def set_config_override(self, override: ConfigOverride) -> None:
+        """Store an override (a copy: the caller's options stay its own)."""
+        self._check().config_overrides[override.id] = copy.deepcopy(override)
+
+    async def delete_config_override(self, override_id: str) -> bool:
+        """Delete an override; whether it existed."""
+        return self._check().config_overrides.pop(override_id, None) is not None
+
 
     # Rows ----------------------------------------------------------------------------------
     def _select(self, keep: Callable[[Delivery], bool]) -> list[Delivery]:

@@ -203,3 +203,16 @@ WHERE status='coalesced' AND summary_id IS NULL AND topic=? AND handler_id=? AND
 DELETE FROM deliveries
 WHERE (status IN ('sent','dead','suppressed') OR (status='coalesced' AND summary_id IS NOT NULL))
   AND updated_at<?
+
+-- Config overrides ------------------------------------------------------------------------
+
+-- name: select_config_overrides
+SELECT id, options, created FROM config_overrides ORDER BY id
+
+-- name: upsert_config_override
+INSERT INTO config_overrides (id, options, created, updated_at) VALUES (?,?,?,?)
+ON CONFLICT (id) DO UPDATE SET options=excluded.options, created=excluded.created,
+    updated_at=excluded.updated_at
+
+-- name: delete_config_override
+DELETE FROM config_overrides WHERE id=?
