@@ -401,6 +401,7 @@ def test_public_names_are_re_exported() -> None:
     ("problems", {"schema"}),
     ("loading", {"schema", "environment", "problems"}),
     ("render", {"schema"}),
+    ("overrides", {"schema"}),
 ])
 def test_modules_depend_one_way(module: str, allowed: set[str]) -> None:
     source = Path(importlib.import_module(f"pushoverd.config.{module}").__file__ or "")
