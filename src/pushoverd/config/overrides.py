@@ -229,7 +229,7 @@ def _copy(name: str, annotation: Any, value: Any, current: Any) -> Any:
 
 def _weak(annotation: Any, value: Any, current: Any) -> Any:
     expected = _expected_kind(annotation)
-    if _kind(value) != expected:
+    if _kind(value) != expected and not (expected == "struct" and _kind(value) == "map"):
         raise _Refused(f"wrong kind {_kind(value)}, expected value of kind {expected}: false")
     if expected == "map":
         for item in value.values():
