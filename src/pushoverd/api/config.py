@@ -78,12 +78,6 @@ async def get_element(request: web.Request) -> web.Response:
     return _encoded(_element(name, view))
 
 
-async def post_no_section(request: web.Request) -> web.Response:
-    """``POST /config``: nothing to update."""
-    await _service(request).sections()
-    raise ValidationError("no section specified")
-
-
 async def post_update(request: web.Request) -> web.Response:
     """``set``/``delete`` on an element, ``add``/``remove`` on a list section: 204."""
     service = _service(request)
@@ -155,7 +149,7 @@ def routes(prefix: str) -> list[web.RouteDef]:
         web.get(base + "/{section}", get_section, allow_head=False),
         web.get(base + "/{section}/", get_element, allow_head=False),
         web.get(base + "/{section}/{element}", get_element, allow_head=False),
-        web.post(base, post_no_section),
+        # No POST on the bare /config: Kapacitor has no such route either (404 Not Found).
         web.post(f"{base}/", post_update),
         web.post(base + "/{section}", post_update),
         web.post(base + "/{section}/", post_update),

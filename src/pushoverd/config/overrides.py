@@ -149,7 +149,10 @@ class _Refused(Exception):
 
 def _apply(config: Config, override: ConfigOverride) -> Config:
     section = SECTIONS.get(override.section)
-    if section is None:
+    if section is None:  # Kapacitor reports the options first, as nothing used them
+        if override.options:
+            raise _Refused(f"unknown options {_names(override.options)} in section "
+                           f"{override.section}")
         raise _Refused(f"unknown section {override.section}")
     if section.key is None:
         if override.element:
@@ -161,8 +164,8 @@ def _apply(config: Config, override: ConfigOverride) -> Config:
     keys = [getattr(e, section.key) for e in elements]
     if override.create:
         if override.element in keys:
-            raise _Refused(f'section "{section.name}" has duplicate elements: '
-                           f'"{override.element}"')
+            raise OverrideError("failed to read sections from configuration object: section "
+                                f'"{section.name}" has duplicate elements: "{override.element}"')
         elements.append(_set_options(section, None, override.options, create=True))
     else:
         if section.key in _lowered(override.options):

@@ -2,6 +2,9 @@
 (kapacitor-captures/api_config_*.txt, config_pushover.txt; bodies copied byte-exact into
 tests/data/api/), over a real SQLite store on 127.0.0.1.
 
+Texts not in the captures were checked against a real kapacitord 1.5.7 (unknown section,
+wrong kinds, basic-auth keys, duplicate add, element key, EOF, a non-object ``set``).
+
 Success bodies match the captures byte for byte (compact JSON with a trailing newline). Error
 bodies carry the capture's text in the shape every pushoverd route uses (``error`` and
 ``message``, indented), as the alert-topic API tests pin it.
@@ -193,6 +196,8 @@ async def test_undecodable_bodies_are_400(api: ConfigApi, body: bytes, error: st
      "option enabled: wrong kind string, expected value of kind bool: false"),
     ({"set": {"token": 5}}, "failed to override configuration pushover/: cannot set option "
      "token: wrong kind float64, expected value of kind string: false"),
+    ({"set": {"url": None}}, "failed to override configuration pushover/: cannot set option "
+     "url: wrong kind invalid, expected value of kind string: false"),
     ({"set": {"url": "ftp://x"}}, 'failed to override configuration pushover/: failed '
      'validation: invalid URL "ftp://x": must be an http or https URL with a host'),
     ({"set": {"url": "x"}, "add": {"endpoint": "y"}}, "failed to apply update: invalid update "
@@ -215,7 +220,12 @@ async def test_enabling_without_a_token_fails_validation(tmp_path: Path) -> None
 async def test_update_of_an_unknown_section_is_400(api: ConfigApi) -> None:
     reply = await api.post(f"{CONFIG}/nope/", {"set": {"a": 1}})
     assert (reply.status, reply.error) == (
+        400, "failed to override configuration nope/: unknown options [a] in section nope")
+    reply = await api.post(f"{CONFIG}/nope/", {"delete": ["a"]})
+    assert (reply.status, reply.error) == (
         400, "failed to override configuration nope/: unknown section nope")
+    reply = await api.post(CONFIG, {"set": {"a": 1}})
+    assert (reply.status, reply.error) == (404, "Not Found")  # as Kapacitor: no such route
 
 
 async def test_add_to_a_single_element_section_is_400(api: ConfigApi) -> None:
@@ -347,8 +357,12 @@ async def test_httppost_refusals(posts: ConfigApi) -> None:
         (HTTPPOST, {"add": {"url": "http://x.example/"}},
          'failed to apply update: missing key "endpoint" in "add" map'),
         (HTTPPOST, {"add": {"endpoint": "test", "url": "http://x.example/"}},
-         'failed to override configuration httppost/test: section "httppost" has duplicate '
-         'elements: "test"'),
+         'failed to read sections from configuration object: section "httppost" has '
+         'duplicate elements: "test"'),
+        (f"{HTTPPOST}/test", {"set": {"basic-auth": {"user": "x"}}},
+         "failed to override configuration httppost/test: cannot set option basic-auth: failed "
+         "to decode options into *httppost.BasicAuth: 1 error(s) decoding:\n\n* '' has "
+         "invalid keys: user"),
     ]
     for path, body, error in cases:
         reply = await posts.post(path, body)
