@@ -9,6 +9,7 @@ from aiohttp import web
 from tests.conftest import TOKEN, USER
 
 from pushoverd.api.server import build_app
+from pushoverd.configservice import ConfigService
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.handlers.aggregate import AggregateKind
@@ -41,7 +42,8 @@ class Wired:
 
 
 async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREACHABLE,
-               service_tests: bool = False) -> Wired:
+               service_tests: bool = False,
+               config_service: ConfigService | None = None) -> Wired:
     """The API over ``store`` (open) with a worker that is not started: deliveries stay in the
     outbox for the test to inspect unless it starts the worker."""
     transport = LocalTransport(PushoverClient(pushover_url, TOKEN, USER, timeout=2.0))
@@ -53,7 +55,7 @@ async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREAC
     topics = TopicService(store, kinds, on_enqueued=worker.notify, flood=NO_FLOOD_LIMIT)
     await topics.start()
     tests = PushoverServiceTest(transport, enabled) if service_tests else None
-    app = build_app(topics, store, worker, tests)
+    app = build_app(topics, store, worker, tests, config_service=config_service)
 
     async def close(_: web.Application) -> None:
         await worker.stop(1.0)

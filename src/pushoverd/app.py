@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from pushoverd import logs
 from pushoverd.api.http import AccessLogger
 from pushoverd.api.server import build_app
 from pushoverd.config import Config, LoadedConfig
+from pushoverd.configservice import ConfigService
 from pushoverd.delivery.base import Sender
 from pushoverd.delivery.retry import RetryPolicy
 from pushoverd.delivery.worker import DeliveryWorker, WorkerSettings
 from pushoverd.errors import StartupError
 from pushoverd.handlers.aggregate import AggregateKind
 from pushoverd.handlers.log import LogKind, LogSender
-from pushoverd.handlers.post import PostKind, PostSender
+from pushoverd.handlers.post import Endpoint, PostKind, PostSender
 from pushoverd.handlers.publish import PublishKind
 from pushoverd.handlers.pushover import (
     LocalTransport,
@@ -35,6 +39,7 @@ from pushoverd.handlers.pushover.receipts import ReceiptPoller
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
 from pushoverd.pushover.client import PushoverClient
+from pushoverd.settings import LiveSettings
 from pushoverd.store.base import Store
 from pushoverd.store.sqlite import SQLiteStore
 from pushoverd.topics.aggregation import AggregateClock
@@ -54,14 +59,31 @@ def build_store(config: Config) -> Store:
     return SQLiteStore(store.path or Path(config.data_dir) / "pushoverd.db", store.synchronous)
 
 
-def build_kinds(config: Config) -> KindRegistry:
-    """Every handler kind, as the daemon and ``pushoverd check`` both compile specs with."""
-    public_url, token = config.pushoverd.public_url, config.pushover.token
-    callbacks = Callbacks(public_url, token) if public_url and token else None
+def build_kinds(config: Config, settings: LiveSettings | None = None) -> KindRegistry:
+    """Every handler kind, as the daemon and ``pushoverd check`` both compile specs with. The
+    overridable settings (enabled, token, endpoints) are read from ``settings`` when used."""
+    live = settings or LiveSettings(config)
+    public_url = config.pushoverd.public_url
+    callbacks = Callbacks(public_url, live.pushover_token) if public_url else None
     recipients = directory(config.pushoverd.recipients)
-    return KindRegistry([PushoverKind(config.pushover.enabled, callbacks, recipients),
-                         LogKind(), PostKind(config.pushoverd.delivery.lease_timeout / 2)],
-                        plumbing=[PublishKind(), AggregateKind()])
+    post = PostKind(config.pushoverd.delivery.lease_timeout / 2, endpoint_lookup(live))
+    return KindRegistry([PushoverKind(live.pushover_enabled, callbacks, recipients),
+                         LogKind(), post], plumbing=[PublishKind(), AggregateKind()])
+
+
+def endpoint_lookup(settings: LiveSettings) -> Callable[[str], Endpoint | None]:
+    """The ``[[httppost]]`` endpoint of a name as the post kind uses it, read when asked."""
+    def lookup(name: str) -> Endpoint | None:
+        found = settings.endpoint(name)
+        if found is None:
+            return None
+        auth = found.basic_auth
+        headers: dict[str, str] = {}
+        if auth.valid:  # as Go's SetBasicAuth, before the endpoint's own headers
+            pair = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {pair}"
+        return Endpoint(found.url, {**headers, **found.headers})
+    return lookup
 
 
 def receipt_poll_interval(config: Config) -> float:
@@ -113,10 +135,14 @@ class Daemon:
         self.config = config = loaded.config
         self.loaded = loaded
         self.store = build_store(config)
+        # What the config API can change; every part reads it from here when it needs it.
+        self.settings = LiveSettings(config)
+        self.config_service = ConfigService(config, self.store, self.settings)
         self.transport = build_transport(config)
+        self.settings.on_change(self._settings_changed)
         self.senders = build_senders(config, self.transport)
         self.worker = build_worker(config, self.store, self.senders)
-        self.topics = TopicService(self.store, build_kinds(config),
+        self.topics = TopicService(self.store, build_kinds(config, self.settings),
                                    on_enqueued=self.worker.notify, flood=flood_rule(config))
         self.receipts = ReceiptPoller(self.store, self.transport, receipt_poll_interval(config),
                                       directory=directory(config.pushoverd.recipients),
@@ -141,9 +167,10 @@ class Daemon:
         if reclaimed:
             log.warning("%d deliveries were being sent when the daemon last stopped; they are "
                         "sent again (Pushover may have received some already)", reclaimed)
+        await self.config_service.load()  # before handlers compile: endpoints, enabled
         await self.topics.start()
         await self.reload_handler_files()
-        if not self.config.pushover.enabled:
+        if not self.settings.pushover_enabled():
             log.warning("[pushover] is disabled: alerts are stored, but their pushover "
                         "deliveries are dead-lettered as \"service is not enabled\"")
         for sender in self.senders.values():  # ready before the first alert can arrive
@@ -154,6 +181,16 @@ class Daemon:
         self.maintenance.start()
         await self._serve()
 
+    async def _settings_changed(self, old: Config, new: Config) -> None:
+        """Make a config change live: new secrets redacted first, then new credentials for
+        the transport."""
+        logs.redact_also(new.secrets())
+        p, q = old.pushover, new.pushover
+        if (p.url, p.token, p.user_key) != (q.url, q.token, q.user_key):
+            await self.transport.reconfigure(q.url, q.token, q.user_key)
+        if p.enabled != q.enabled:
+            log.info("[pushover] is now %s", "enabled" if q.enabled else "disabled")
+
     async def reload_handler_files(self) -> None:
         """Apply ``[load] dir``'s handler files (at start and on SIGHUP)."""
         if self.config.load.enabled:
@@ -161,8 +198,9 @@ class Daemon:
 
     async def _serve(self) -> None:
         http = self.config.http
-        tests = PushoverServiceTest(self.transport, self.config.pushover.enabled)
-        app = build_app(self.topics, self.store, self.worker, tests, self.callbacks)
+        tests = PushoverServiceTest(self.transport, self.settings.pushover_enabled)
+        app = build_app(self.topics, self.store, self.worker, tests, self.callbacks,
+                        self.config_service)
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
                                      access_log_class=AccessLogger)

@@ -6,6 +6,7 @@
     ├── HandlerFileError            a handler file cannot be read or validated
     ├── ValidationError             client input is invalid (HTTP 400)
     │   └── InvalidHandlerSpec      a handler spec is refused (HTTP 400)
+    ├── Forbidden                   the request is not allowed here (HTTP 403)
     ├── NotFound                    the named topic, event or handler does not exist (HTTP 404)
     ├── Conflict                    the request collides with existing state (HTTP 409)
     ├── StoreError                  the store failed; the request may be retried (HTTP 500)
@@ -57,6 +58,10 @@ class ValidationError(PushoverdError):
 
 class InvalidHandlerSpec(ValidationError):
     """A handler spec was refused; answered with HTTP 400."""
+
+
+class Forbidden(PushoverdError):
+    """The request is refused by configuration, such as a disabled API (HTTP 403)."""
 
 
 class NotFound(PushoverdError):

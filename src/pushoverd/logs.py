@@ -40,6 +40,11 @@ class LogfmtFormatter(logging.Formatter):
             parts.append(f"err={_quote(self.formatException(record.exc_info))}")
         return self._scrub(" ".join(parts))
 
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Redact these too from now on (secrets set through the config API)."""
+        self._secrets = sorted({*self._secrets, *(s for s in secrets if s)}, key=len,
+                               reverse=True)
+
     def _scrub(self, line: str) -> str:
         for secret in self._secrets:
             line = line.replace(secret, REDACTED)
@@ -63,3 +68,11 @@ def setup(level: str, file: str, secrets: Iterable[str]) -> None:
     root.setLevel(_LEVELS.get(level.upper(), logging.INFO))
     # httpx logs every request URL at INFO; ours are enough.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def redact_also(secrets: Iterable[str]) -> None:
+    """Add ``secrets`` to what every logfmt handler of the root logger redacts."""
+    values = list(secrets)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, LogfmtFormatter):
+            handler.formatter.add_secrets(values)

@@ -260,3 +260,27 @@ class OutboxStats:
     outstanding_receipts: int = 0
     """Emergencies sent and not yet acknowledged, expired or cancelled."""
     oldest_outstanding_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigOverride:
+    """One element's options changed through the config API, as Kapacitor stores them.
+
+    ``id`` is ``<section>/<element>``: ``pushover/`` for a single-element section,
+    ``httppost/<endpoint>`` for an element of a list section. ``create`` marks an element the
+    API added (its options are the whole element), rather than changes to one from the file.
+    """
+
+    id: str
+    options: dict[str, Any]
+    create: bool = False
+
+    @property
+    def section(self) -> str:
+        """The section the override applies to."""
+        return self.id.partition("/")[0]
+
+    @property
+    def element(self) -> str:
+        """The element's key within its section ("" for a single-element section)."""
+        return self.id.partition("/")[2]

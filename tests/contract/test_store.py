@@ -13,6 +13,7 @@ from tests.contract.conftest import Backend
 
 from pushoverd.errors import Conflict, NotFound, StoreError
 from pushoverd.models import (
+    ConfigOverride,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -943,3 +944,53 @@ async def test_a_closed_store_refuses_writes(backend: Backend) -> None:
     with pytest.raises(StoreError, match="closed"):
         await s.ensure_topic("cpu")
 
+
+
+# Config overrides ---------------------------------------------------------------------------
+
+async def test_config_overrides_start_empty(store: Store) -> None:
+    assert await store.config_overrides() == []
+
+
+async def test_config_override_is_stored_replaced_and_listed_by_id(store: Store) -> None:
+    await store.set_config_override(ConfigOverride("pushover/", {"token": "t1", "enabled": True}))
+    await store.set_config_override(ConfigOverride(
+        "httppost/alerts", {"endpoint": "alerts", "url": "http://h.example/x",
+                            "headers": {"X-A": "1"}, "basic-auth": {"username": "u"}},
+        create=True))
+    await store.set_config_override(ConfigOverride("pushover/", {"token": "t2"}))
+    assert await store.config_overrides() == [
+        ConfigOverride("httppost/alerts", {"endpoint": "alerts", "url": "http://h.example/x",
+                                           "headers": {"X-A": "1"},
+                                           "basic-auth": {"username": "u"}}, create=True),
+        ConfigOverride("pushover/", {"token": "t2"}),
+    ]
+
+
+async def test_config_override_delete_says_whether_it_existed(store: Store) -> None:
+    await store.set_config_override(ConfigOverride("pushover/", {"url": "http://p.example/"}))
+    assert await store.delete_config_override("pushover/") is True
+    assert await store.delete_config_override("pushover/") is False
+    assert await store.config_overrides() == []
+
+
+async def test_config_overrides_survive_a_restart(backend: Backend) -> None:
+    first = backend.make()
+    await first.open()
+    override = ConfigOverride("pushover/", {"token": "t", "user-key": "u", "enabled": True})
+    await first.set_config_override(override)
+    await first.close()
+    second = backend.make()
+    await second.open()
+    try:
+        assert await second.config_overrides() == [override]
+    finally:
+        await second.close()
+
+
+async def test_config_override_options_are_not_shared_with_the_caller(store: Store) -> None:
+    options: dict[str, Any] = {"headers": {"A": "1"}}
+    await store.set_config_override(ConfigOverride("httppost/e", options))
+    options["headers"]["A"] = "changed"
+    (stored,) = await store.config_overrides()
+    assert stored.options == {"headers": {"A": "1"}}

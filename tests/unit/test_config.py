@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from pushoverd.config import (
     load,
     resolve_paths,
 )
+from pushoverd.config.render import config_text
 from pushoverd.errors import ConfigError
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "config"
@@ -87,10 +90,13 @@ def test_kapacitor_default_conf_loads_and_reports_ignored() -> None:
     assert c.data_dir == "/var/lib/kapacitor" and c.load.dir == "/var/lib/kapacitor/load"
     assert c.logging.level == "DEBUG" and c.pushover.enabled is False
     assert c.pushoverd.store.path == "/var/lib/kapacitor/pushoverd.db"
-    for name in ("influxdb", "smtp", "storage", "alert", "skip-config-overrides", "slack",
+    for name in ("influxdb", "smtp", "storage", "alert", "slack",
                  "http.auth-enabled", "http.shared-secret", "deadman"):
         assert name in loaded.ignored
-    assert "pushover" not in loaded.ignored and "http" not in loaded.ignored
+    for name in ("pushover", "http", "skip-config-overrides", "config-override", "httppost"):
+        assert name not in loaded.ignored
+    assert c.config_override.enabled is True and c.skip_config_overrides is False
+    assert [e.endpoint for e in c.httppost] == ["example"]
     assert len(loaded.ignored) == len(set(loaded.ignored))
 
 
@@ -356,7 +362,9 @@ def test_default_config_text_round_trips(tmp_path: Path) -> None:
 def test_default_config_text_comments_every_key() -> None:
     lines = default_config_text().splitlines()
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
-    assert len(keys) == 2 + 3 + 2 + 2 + 4 + 1 + 5 + 12 + 3 + 1  # ..., public-url, ..., receipts
+    # top level (hostname, data_dir, skip-config-overrides), http, logging, load,
+    # config-override, pushover, public-url, store, delivery, flood, receipts
+    assert len(keys) == 3 + 3 + 2 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 
@@ -396,6 +404,7 @@ def test_public_names_are_re_exported() -> None:
     ("problems", {"schema"}),
     ("loading", {"schema", "environment", "problems"}),
     ("render", {"schema"}),
+    ("overrides", {"schema"}),
 ])
 def test_modules_depend_one_way(module: str, allowed: set[str]) -> None:
     source = Path(importlib.import_module(f"pushoverd.config.{module}").__file__ or "")
@@ -420,3 +429,64 @@ def test_receipts_are_polled_no_faster_than_pushover_allows(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match=r"k.conf:2 pushoverd.receipts.poll-interval: "
                                           r"must be at least 5s"):
         load(str(conf), env={})
+
+
+# --- [[httppost]], [config-override] -------------------------------------------------------------
+
+HTTPPOST_CONF = '''
+[[httppost]]
+  endpoint = "hooks"
+  url = "http://hooks.example/a"
+  [httppost.basic-auth]
+    username = "u"
+    password = "p4ss"
+'''
+
+
+def test_httppost_elements_take_indexed_env_overrides(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(HTTPPOST_CONF)
+    env = {"KAPACITOR_HTTPPOST_0_URL": "http://moved.example/b",
+           "KAPACITOR_HTTPPOST_0_HEADERS_Authorization": "Bearer x",
+           "KAPACITOR_HTTPPOST_0_BASIC_AUTH_PASSWORD": "n3w",
+           "KAPACITOR_HTTPPOST_1_URL": "http://ignored.example/",  # no element 1: ignored
+           "KAPACITOR_CONFIG_OVERRIDE_ENABLED": "false",
+           "KAPACITOR_SKIP_CONFIG_OVERRIDES": "true"}
+    c = load(str(conf), env=env).config
+    [hooks] = c.httppost
+    assert (hooks.url, hooks.headers) == ("http://moved.example/b", {"Authorization": "Bearer x"})
+    assert hooks.basic_auth.password == "n3w" and "n3w" in c.secrets()
+    assert c.config_override.enabled is False and c.skip_config_overrides is True
+    assert "n3w" not in repr(c)
+
+
+@pytest.mark.parametrize(("extra", "error"), [
+    ('  alert-template = "{{.Message}}"\n', "k.conf:3 httppost.0.alert-template: "
+     "alert-template is not supported by pushoverd"),
+    ('  url = "http://h/{{.ID}}"\n', "URL templates are not supported"),
+])
+def test_httppost_templates_are_refused(tmp_path: Path, extra: str, error: str) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(f'[[httppost]]\n  endpoint = "e"\n{extra}' + (
+        "" if "url" in extra else '  url = "http://h/"\n'))
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        load(str(conf), env={})
+
+
+def test_httppost_endpoints_must_be_unique_and_named(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text('[[httppost]]\n  endpoint = "e"\n  url = "http://h/"\n'
+                    '[[httppost]]\n  endpoint = "e"\n  url = "http://h/"\n'
+                    '[[httppost]]\n  url = "http://h/"\n')
+    with pytest.raises(ConfigError) as refused:
+        load(str(conf), env={})
+    text = str(refused.value)
+    assert "must specify endpoint name" in text
+
+
+def test_httppost_renders_as_an_array_of_tables(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(HTTPPOST_CONF)
+    text = config_text(load(str(conf), env={}).config)
+    assert "[[httppost]]" in text and "[httppost.basic-auth]" in text and "p4ss" not in text
+    assert tomllib.loads(text)["httppost"][0]["endpoint"] == "hooks"

@@ -12,7 +12,14 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
 from pushoverd.api import wire
-from pushoverd.errors import Conflict, NotFound, PushoverdError, StoreError, ValidationError
+from pushoverd.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PushoverdError,
+    StoreError,
+    ValidationError,
+)
 
 KAPACITOR_VERSION = "1.5.7"
 """The Kapacitor API version we answer as: the one whose wire captures we match."""
@@ -20,7 +27,8 @@ KAPACITOR_VERSION = "1.5.7"
 JSON_TYPE = "application/json; charset=utf-8"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_STATUS = ((ValidationError, 400), (NotFound, 404), (Conflict, 409), (StoreError, 500))
+_STATUS = ((ValidationError, 400), (Forbidden, 403), (NotFound, 404), (Conflict, 409),
+           (StoreError, 500))
 _CORS_METHODS = "DELETE, GET, OPTIONS, POST, PATCH"
 _CORS_HEADERS = ("Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, "
                  "X-CSRF-Token, X-HTTP-Method-Override")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pushoverd.api import callback, kapacitor, outbox, servicetests
+from pushoverd.api import callback, config, kapacitor, outbox, servicetests
 from pushoverd.api.http import kapacitor_middleware
+from pushoverd.configservice import ConfigService
 from pushoverd.delivery.worker import DeliveryWorker
 from pushoverd.handlers.pushover import PushoverServiceTest
 from pushoverd.handlers.pushover.callback import CallbackReceiver
@@ -17,19 +18,25 @@ MAX_BODY = 16 * 1024 * 1024
 
 def build_app(topics: TopicService, store: Store, worker: DeliveryWorker,
               tests: PushoverServiceTest | None = None,
-              callbacks: CallbackReceiver | None = None) -> web.Application:
-    """The web application over the topic service and the outbox (and service tests)."""
+              callbacks: CallbackReceiver | None = None,
+              config_service: ConfigService | None = None) -> web.Application:
+    """The web application over the topic service and the outbox (and service tests, the
+    config override API)."""
     app = web.Application(middlewares=[kapacitor_middleware], client_max_size=MAX_BODY)
     app[kapacitor.SERVICE] = topics
     app[outbox.STORE] = store
     app[outbox.WORKER] = worker
     if tests is not None:
         app[servicetests.SERVICE_TESTS] = tests
+    if config_service is not None:
+        app[config.CONFIG_SERVICE] = config_service
     # Kapacitor rewrites /kapacitor/v1preview/... to /kapacitor/v1/...; serve both.
     for prefix in ("/kapacitor/v1", "/kapacitor/v1preview"):
         app.add_routes(kapacitor.routes(prefix))
         if tests is not None:
             app.add_routes(servicetests.routes(prefix))
+        if config_service is not None:
+            app.add_routes(config.routes(prefix))
     app.add_routes(outbox.routes("/pushoverd/v1"))
     if callbacks is not None:
         app[callback.RECEIVER] = callbacks

@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pushoverd.config.environment import apply_env
 from pushoverd.config.problems import combine, validation_problems
-from pushoverd.config.schema import Config, is_model
+from pushoverd.config.schema import Config, is_model, list_item_model
 from pushoverd.errors import ConfigError
 
 __all__ = ["LoadedConfig", "find_config_path", "load", "resolve_paths"]
@@ -129,5 +129,10 @@ def _ignored(raw: Mapping[str, Any], model: type[BaseModel], prefix: str = "") -
         sub = model.model_fields[known[key]].annotation
         if is_model(sub) and isinstance(value, dict):
             names += _ignored(value, sub, f"{prefix}{key}.")
+        item = list_item_model(sub)
+        if item is not None and isinstance(value, list):  # [[httppost]]: each element's keys
+            found = [n for v in value if isinstance(v, dict)
+                     for n in _ignored(v, item, f"{prefix}{key}.")]
+            names += list(dict.fromkeys(found))
     return names
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from pushoverd.config.schema import Config, is_model
+from pushoverd.config.schema import Config, is_model, list_item_model
 from pushoverd.errors import ConfigError
 
 __all__ = ["combine", "validation_problems"]
@@ -45,7 +45,9 @@ def _problem(err: Mapping[str, Any], text: str, path: str | None,
     message = _TYPE_MESSAGES.get(err["type"]) or _reword(err["msg"])
     if loc in env_keys:
         return ConfigError(message, key=env_keys[loc])
-    return ConfigError(message, file=path, line=_find_line(text, loc), key=".".join(loc) or None)
+    table_loc = tuple(p for p in loc if not p.isdigit())  # [[httppost]] elements: no index
+    return ConfigError(message, file=path, line=_find_line(text, table_loc),
+                       key=".".join(loc) or None)
 
 
 def _alias_loc(loc: tuple[Any, ...]) -> tuple[str, ...]:
@@ -53,6 +55,11 @@ def _alias_loc(loc: tuple[Any, ...]) -> tuple[str, ...]:
     model: Any = Config
     keys = []
     for part in map(str, loc):
+        item = list_item_model(model)
+        if item is not None and part.isdigit():  # an element of an array of tables
+            keys.append(part)
+            model = item
+            continue
         field = model.model_fields.get(part) if is_model(model) else None
         keys.append(field.alias or part if field else part)
         model = field.annotation if field else None

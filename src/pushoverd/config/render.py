@@ -11,7 +11,7 @@ from typing import cast
 
 from pydantic import BaseModel
 
-from pushoverd.config.schema import NS, Config, is_model, is_secret
+from pushoverd.config.schema import NS, Config, is_model, is_secret, list_item_model
 from pushoverd.timefmt import format_go_duration
 
 __all__ = ["REDACTED", "config_text", "default_config_text"]
@@ -39,7 +39,13 @@ _TABLE_HELP = {
     "logging": "Logging: logfmt lines like Kapacitor's.",
     "load": "Topic-handler files (YAML or JSON), applied at startup and on SIGHUP as Kapacitor\n"
             "does. Handler files are read from <dir>/handlers/.",
+    "config-override": "The config override API (/kapacitor/v1/config): [pushover] and\n"
+                       "[[httppost]] can be changed at run time; the changes are stored and\n"
+                       "win over this file at the next start (unless skip-config-overrides).",
     "pushover": "Pushover, configured as Kapacitor's [pushover] service.",
+    "httppost": "A named endpoint for post handlers (options: endpoint = \"<name>\"), as\n"
+                "Kapacitor's [[httppost]]. Repeat the table for more endpoints.",
+    "httppost.basic-auth": "The endpoint's HTTP basic credentials (sent when both are set).",
     "pushoverd": "pushoverd's own settings. An unknown key under [pushoverd.*] is an error.",
     "pushoverd.store": "The store for topics, handlers and the delivery outbox.",
     "pushoverd.delivery": "Delivery: the outbox worker that sends to Pushover and retries.",
@@ -61,37 +67,71 @@ def config_text(config: Config) -> str:
     return _PREAMBLE + "".join(_render(config, ()))
 
 
+_HTTPPOST_EXAMPLE = """\
+# [[httppost]]
+#   endpoint = "example"
+#   url = "http://example.com/alerts"
+#   headers = { "Authorization" = "Bearer ..." }
+#   [httppost.basic-auth]
+#     username = ""
+#     password = ""
+"""
+
+
 def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
     """The keys of ``model`` (indented when inside a table), then its sub-tables."""
     indent = "  " if loc else ""
-    tables = []
+    # Sub-tables and arrays of tables, in field order: (loc, table, whether an array element).
+    tables: list[tuple[tuple[str, ...], BaseModel | None, bool]] = []
     for name, field in type(model).model_fields.items():
         key, value = field.alias or name, getattr(model, name)
         if isinstance(value, BaseModel):
-            tables.append(((*loc, key), value))
+            tables.append(((*loc, key), value, False))
             continue
-        if isinstance(value, dict):  # named tables, such as [pushoverd.recipients.<name>]
-            tables += [((*loc, key, item), sub) for item, sub in value.items()]
+        if list_item_model(field.annotation) is not None:  # arrays of tables: [[httppost]]
+            tables += [((*loc, key), v, True) for v in value] or [((*loc, key), None, True)]
+            continue
+        if isinstance(value, dict) and _holds_tables(field.annotation):
+            # named tables, such as [pushoverd.recipients.<name>]
+            tables += [((*loc, key, item), sub, False) for item, sub in value.items()]
             continue
         comment = textwrap.wrap(field.description or "", 94 - len(indent))
         yield "\n" + "".join(f"{indent}# {line}\n" for line in comment)
         shown = REDACTED if is_secret(field) and value else value
         yield f"{indent}{key} = {_toml_value(field.annotation, shown)}\n"
-    for sub_loc, sub in tables:
-        yield from _render_table(sub_loc, sub)
+    for sub_loc, sub, array in tables:
+        if sub is None:  # an empty array of tables: show what one looks like
+            yield "\n" + _help(sub_loc) + _HTTPPOST_EXAMPLE
+        else:
+            yield from _render_table(sub_loc, sub, array)
 
 
-def _render_table(loc: tuple[str, ...], model: BaseModel) -> Iterator[str]:
+def _holds_tables(annotation: object) -> bool:
+    args = getattr(annotation, "__args__", ())
+    return len(args) == 2 and is_model(args[1])
+
+
+def _help(loc: tuple[str, ...]) -> str:
     name = ".".join(loc)
     help_text = _TABLE_HELP.get(name) or _TABLE_HELP[".".join(loc[:-1]) + ".*"]
-    yield "\n" + "".join(f"# {line}\n" for line in help_text.splitlines())
+    return "".join(f"# {line}\n" for line in help_text.splitlines())
+
+
+def _render_table(loc: tuple[str, ...], model: BaseModel, array: bool = False) -> Iterator[str]:
+    name = ".".join(loc)
+    yield "\n" + _help(loc)
     # A table holding only sub-tables ([pushoverd]) gets no header of its own.
-    if any(not is_model(f.annotation) for f in type(model).model_fields.values()):
+    if array:
+        yield f"[[{name}]]\n"
+    elif any(not is_model(f.annotation) for f in type(model).model_fields.values()):
         yield f"[{name}]\n"
     yield from _render(model, loc)
 
 
 def _toml_value(annotation: object, value: object) -> str:
+    if isinstance(value, dict):  # a table of strings, such as headers: an inline table
+        pairs = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in value.items())
+        return "{ " + pairs + " }" if pairs else "{}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if annotation is float:  # every float field is a duration

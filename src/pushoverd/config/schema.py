@@ -29,11 +29,14 @@ from pushoverd.timefmt import parse_go_duration
 __all__ = [
     "DEFAULT_PUSHOVER_URL",
     "NS",
+    "BasicAuthConfig",
     "Config",
+    "ConfigOverrideConfig",
     "DeliveryConfig",
     "Duration",
     "FloodConfig",
     "HTTPConfig",
+    "HTTPPostConfig",
     "LoadConfig",
     "LoggingConfig",
     "PositiveDuration",
@@ -42,6 +45,7 @@ __all__ = [
     "StoreConfig",
     "is_model",
     "is_secret",
+    "list_item_model",
 ]
 
 NS = 1_000_000_000
@@ -213,6 +217,82 @@ class PushoverConfig(_KapacitorSection):
         return value
 
 
+class ConfigOverrideConfig(_KapacitorSection):
+    """``[config-override]``: whether the config override API (``/kapacitor/v1/config``) is on."""
+
+    enabled: bool = Field(True, description=(
+        "Serve the config override API; when false every /kapacitor/v1/config call is 403."))
+
+
+class BasicAuthConfig(_KapacitorSection):
+    """``[httppost.basic-auth]``: HTTP basic credentials an endpoint posts with."""
+
+    username: str = Field("", description="The basic-auth user name.")
+    password: str = Field("", repr=False, description=(
+        "The basic-auth password. Secret: never logged or shown."))
+
+    @property
+    def valid(self) -> bool:
+        """Kapacitor sends basic auth only when both parts are set."""
+        return bool(self.username and self.password)
+
+
+_UNSUPPORTED_TEMPLATE = ("is not supported by pushoverd: a post body is always Kapacitor's "
+                         "default alert JSON; remove it or leave it empty")
+
+
+class HTTPPostConfig(_KapacitorSection):
+    """``[[httppost]]``: a named endpoint that ``post`` handlers address with ``endpoint``.
+
+    Kapacitor's body templates (``alert-template``, ``row-template`` and their ``-file``
+    forms) are read but must be empty: pushoverd always posts the default alert JSON, and
+    posting another body than the one configured would be a silent surprise.
+    """
+
+    endpoint: str = Field("", validate_default=True, description=(
+        "The endpoint's name: a post handler's endpoint option refers to it."))
+    url: str = Field("", validate_default=True, description=(
+        "Where alerts are POSTed. Unlike Kapacitor, a URL template is not supported."))
+    headers: dict[str, str] = Field(default_factory=dict, description=(
+        "Headers sent with every request; a handler's own headers win over them."))
+    basic_auth: BasicAuthConfig = Field(default_factory=BasicAuthConfig, alias="basic-auth")
+    alert_template: str = Field("", alias="alert-template", description=(
+        "Not supported: must be empty."))
+    alert_template_file: str = Field("", alias="alert-template-file", description=(
+        "Not supported: must be empty."))
+    row_template: str = Field("", alias="row-template", description=(
+        "Not supported: must be empty."))
+    row_template_file: str = Field("", alias="row-template-file", description=(
+        "Not supported: must be empty."))
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must specify endpoint name")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must specify url")
+        if "{{" in value:
+            raise ValueError(f'url "{value}": URL templates are not supported by pushoverd')
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f'invalid URL "{value}": must be an http or https URL with a host')
+        return value
+
+    @field_validator("alert_template", "alert_template_file", "row_template",
+                     "row_template_file")
+    @classmethod
+    def _no_templates(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            raise ValueError(f"{info.field_name.replace('_', '-')} {_UNSUPPORTED_TEMPLATE}")
+        return value
+
+
 # --- pushoverd's own tables --------------------------------------------------------------------
 
 class StoreConfig(_OwnSection):
@@ -380,10 +460,16 @@ class Config(_KapacitorSection):
         "The name of this host, used in links and logs."))
     data_dir: str = Field("./data", alias="data_dir", description=(
         "Where pushoverd keeps its data, including the default SQLite database."))
+    skip_config_overrides: bool = Field(False, alias="skip-config-overrides", description=(
+        "Start without applying the overrides stored through the config API (they are kept)."))
     http: HTTPConfig = Field(default_factory=HTTPConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     load: LoadConfig = Field(default_factory=LoadConfig)
+    config_override: ConfigOverrideConfig = Field(default_factory=ConfigOverrideConfig,
+                                                  alias="config-override")
     pushover: PushoverConfig = Field(default_factory=PushoverConfig)
+    httppost: list[HTTPPostConfig] = Field(default_factory=list, description=(
+        "Named post endpoints, one [[httppost]] table each."))
     pushoverd: PushoverdConfig = Field(default_factory=PushoverdConfig)
 
     def secrets(self) -> list[str]:
@@ -391,12 +477,29 @@ class Config(_KapacitorSection):
         redact."""
         return [value for value in _secret_values(self) if value]
 
+    @field_validator("httppost")
+    @classmethod
+    def _unique_endpoints(cls, value: list[HTTPPostConfig]) -> list[HTTPPostConfig]:
+        names = [e.endpoint for e in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f'section "httppost" has duplicate elements: "{duplicates[0]}"')
+        return value
+
 
 # --- questions the sibling modules ask of a field ----------------------------------------------
 
 def is_model(annotation: object) -> bool:
     """Whether a field's annotation is a table (a model) rather than a value."""
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def list_item_model(annotation: object) -> type[BaseModel] | None:
+    """The table type of an array of tables (``list[HTTPPostConfig]``), else None."""
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and len(args) == 1 and is_model(args[0]):
+        return args[0]
+    return None
 
 
 def is_secret(field: FieldInfo) -> bool:
@@ -414,6 +517,8 @@ def _secret_values(model: BaseModel) -> list[str]:
         elif isinstance(value, dict):  # named tables: [pushoverd.recipients.<name>]
             values += [s for v in value.values() if isinstance(v, BaseModel)
                        for s in _secret_values(v)]
+        elif isinstance(value, list):  # arrays of tables: [[httppost]]
+            values += [s for v in value if isinstance(v, BaseModel) for s in _secret_values(v)]
         elif is_secret(field) and isinstance(value, str):
             values.append(value)
     return values

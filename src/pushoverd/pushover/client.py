@@ -180,11 +180,7 @@ class PushoverClient:
     def __init__(self, url: str, token: str, user_key: str, *, timeout: float = 10.0,
                  max_connections: int = 2,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._url = url
-        self._validate_url = _sibling_url(url, "users/validate.json")
-        self._host = httpx.URL(url).host or url
-        self._token = token
-        self._user_key = user_key
+        self.reconfigure(url, token, user_key)
         # Pushover allows 2 concurrent connections per client; the semaphore keeps callers
         # from queueing more requests than the pool serves at once.
         self._gate = asyncio.Semaphore(max_connections)
@@ -199,6 +195,15 @@ class PushoverClient:
 
     def __repr__(self) -> str:
         return f"PushoverClient(url={self._url!r})"
+
+    def reconfigure(self, url: str, token: str, user_key: str) -> None:
+        """Use another messages URL, token and default user key from the next request on
+        (requests in flight finish with the old ones)."""
+        self._url = url
+        self._validate_url = _sibling_url(url, "users/validate.json")
+        self._host = httpx.URL(url).host or url
+        self._token = token
+        self._user_key = user_key
 
     async def __aenter__(self) -> PushoverClient:
         return self

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pushoverd.models import (
+    ConfigOverride,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -134,7 +135,8 @@ recipients."""
 
 
 class Store(Protocol):
-    """The daemon's durable state: handler specs, topic and event state, the outbox."""
+    """The daemon's durable state: handler specs, topic and event state, the outbox, and the
+config overrides made through the config API."""
 
     async def open(self) -> int:
         """Connect, create or migrate the schema; return how many deliveries a previous run
@@ -254,3 +256,13 @@ class Store(Protocol):
 
     async def prune(self, before: float) -> int:
         """Delete finished deliveries (sent, dead, summarised) last updated before ``before``."""
+
+    # Config overrides ----------------------------------------------------------------------
+    async def config_overrides(self) -> list[ConfigOverride]:
+        """Every stored config override, sorted by ID."""
+
+    async def set_config_override(self, override: ConfigOverride) -> None:
+        """Store an override, replacing any with the same ID."""
+
+    async def delete_config_override(self, override_id: str) -> bool:
+        """Delete an override; whether it existed."""

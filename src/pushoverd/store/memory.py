@@ -16,6 +16,7 @@ from typing import Any
 
 from pushoverd.errors import Conflict, NotFound, StoreError
 from pushoverd.models import (
+    ConfigOverride,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -68,6 +69,7 @@ class MemoryData:
     handlers_revision: int = 0
     held: dict[tuple[str, str], list[Event]] = field(default_factory=dict)
     """Events aggregate handlers hold, by (topic, handler ID), oldest first."""
+    config_overrides: dict[str, ConfigOverride] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -378,6 +380,21 @@ class MemoryStore:
         for delivery_id in doomed:
             del self.data.deliveries[delivery_id]
         return len(doomed)
+
+    # Config overrides ----------------------------------------------------------------------
+    async def config_overrides(self) -> list[ConfigOverride]:
+        """Every stored config override, sorted by ID."""
+        overrides = self._check().config_overrides
+        return [copy.deepcopy(overrides[i]) for i in sorted(overrides)]
+
+    async def set_config_override(self, override: ConfigOverride) -> None:
+        """Store an override (a copy: the caller's options stay its own)."""
+        self._check().config_overrides[override.id] = copy.deepcopy(override)
+
+    async def delete_config_override(self, override_id: str) -> bool:
+        """Delete an override; whether it existed."""
+        return self._check().config_overrides.pop(override_id, None) is not None
+
 
     # Rows ----------------------------------------------------------------------------------
     def _select(self, keep: Callable[[Delivery], bool]) -> list[Delivery]:

@@ -25,6 +25,7 @@ from typing import IO, Any, TypeVar
 
 from pushoverd.errors import Conflict, NotFound, StoreError
 from pushoverd.models import (
+    ConfigOverride,
     Delivery,
     DeliveryFilter,
     DeliveryStatus,
@@ -388,6 +389,23 @@ class SQLiteStore:
     async def prune(self, before: float) -> int:
         """Delete finished (sent, dead, summarised) deliveries last updated before ``before``."""
         return await self._write(lambda c: c.execute(Q["prune"], (before,)).rowcount)
+
+    # Config overrides ----------------------------------------------------------------------
+    async def config_overrides(self) -> list[ConfigOverride]:
+        """Every stored config override, sorted by ID."""
+        rows = await self._read(lambda c: c.execute(Q["select_config_overrides"]).fetchall())
+        return [ConfigOverride(r[0], json.loads(r[1]), bool(r[2])) for r in rows]
+
+    async def set_config_override(self, override: ConfigOverride) -> None:
+        """Store an override, replacing any with the same ID."""
+        row = (override.id, json.dumps(override.options), int(override.create), self._clock())
+        await self._write(lambda c: c.execute(Q["upsert_config_override"], row))
+
+    async def delete_config_override(self, override_id: str) -> bool:
+        """Delete an override; whether it existed."""
+        return await self._write(
+            lambda c: c.execute(Q["delete_config_override"], (override_id,)).rowcount > 0)
+
 
 
 # Files -----------------------------------------------------------------------------------

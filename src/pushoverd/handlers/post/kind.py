@@ -3,12 +3,18 @@ the body is the alert as Kapacitor's post handler sends it
 (:func:`~pushoverd.handlers.alertjson.alert_json`).
 
 ``headers`` are treated as a secret (they usually carry a token): the API shows them
-REDACTED. ``endpoint`` names a ``[[httppost]]`` section, which pushoverd does not read yet, so
-it is refused rather than silently ignored.
+REDACTED. ``endpoint`` names a ``[[httppost]]`` section, as in Kapacitor: when that endpoint
+exists its url, headers and basic auth are used (the handler's ``url`` is then ignored) and the
+handler's own headers win over the endpoint's; when it does not, the handler's ``url`` is
+used. The endpoint is looked up when an alert is planned, so a change made through the config
+API applies to the next alert; a delivery whose endpoint was removed, with no ``url`` to fall
+back on, is dead-lettered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +27,34 @@ from pushoverd.models import Event, HandlerSpec, HeldGroup
 from pushoverd.timefmt import parse_go_duration
 
 DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A named ``[[httppost]]`` endpoint as the ``post`` kind uses it."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Sent with every request, basic auth included (as ``Authorization``)."""
+
+
+Endpoints = Callable[[str], Endpoint | None]
+"""The endpoint called ``name`` now, or None."""
+
+
+def _no_endpoints(name: str) -> Endpoint | None:
+    return None
+
+
+def merged_headers(base: Mapping[str, str], own: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with ``own`` set over it; header names compare case-insensitively (Go's
+    ``Header.Set`` replaces every value of the canonical name)."""
+    merged = dict(base)
+    for name, value in own.items():
+        for old in [k for k in merged if k.lower() == name.lower()]:
+            del merged[old]
+        merged[name] = value
+    return merged
 
 
 class PostOptions(BaseModel):
@@ -51,8 +85,10 @@ class PostOptions(BaseModel):
 class PostHandler:
     """A compiled ``post`` handler."""
 
-    def __init__(self, spec: HandlerSpec, options: PostOptions) -> None:
+    def __init__(self, spec: HandlerSpec, options: PostOptions,
+                 endpoints: Endpoints = _no_endpoints) -> None:
         self.spec, self.options = spec, options
+        self._endpoints = endpoints
 
     def plan(self, topic: str, event: Event, history: AlertHistory,
              now: float) -> list[Outgoing]:
@@ -65,8 +101,18 @@ class PostHandler:
 
     def _payload(self, body: str) -> dict[str, Any]:
         o = self.options
-        return {"url": o.url, "headers": dict(o.headers), "timeout": o.timeout,
-                "verify": not o.skip_ssl_verification, "body": body}
+        url, headers = self._target()
+        payload = {"url": url, "headers": headers, "timeout": o.timeout,
+                   "verify": not o.skip_ssl_verification, "body": body}
+        return {**payload, "endpoint": o.endpoint} if o.endpoint else payload
+
+    def _target(self) -> tuple[str, dict[str, str]]:
+        """Where to post now, and with which headers: the endpoint's, if it exists."""
+        o = self.options
+        endpoint = self._endpoints(o.endpoint) if o.endpoint else None
+        if endpoint is None:
+            return o.url, dict(o.headers)
+        return endpoint.url, merged_headers(endpoint.headers, o.headers)
 
 
 class PostKind:
@@ -77,28 +123,31 @@ class PostKind:
     flood_controlled = False
     disabled_reason: str | None = None
 
-    def __init__(self, max_timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, max_timeout: float = DEFAULT_TIMEOUT,
+                 endpoints: Endpoints = _no_endpoints) -> None:
         # A request must end well inside the worker's lease, or a second worker could take
         # the delivery over while it is still being sent and post it twice.
         self.max_timeout = max_timeout
+        self._endpoints = endpoints
 
     def compile(self, spec: HandlerSpec) -> PostHandler:
         """Kapacitor's checks, and a URL that can ever be posted to."""
         options = decode_options(PostOptions, spec.options, "*httppost.HandlerConfig")
-        if options.endpoint:
-            raise ValidationError(f'endpoint "{options.endpoint}": [[httppost]] endpoints are '
-                                  "not supported yet; give the url instead")
-        if not options.url:
+        known = bool(options.endpoint) and self._endpoints(options.endpoint) is not None
+        if not options.url and not known:
+            if options.endpoint:
+                raise ValidationError(f'unknown endpoint "{options.endpoint}": no [[httppost]] '
+                                      "section has that endpoint, and no url is given")
             raise ValidationError("An appropriately formatted url must be specified if an "
                                   "endpoint is not specified")
         parts = urlsplit(options.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if options.url and (parts.scheme not in ("http", "https") or not parts.hostname):
             raise ValidationError(f"invalid url {safe_url(options.url)!r}: must be an http or "
                                   "https URL with a host")
         if options.timeout > self.max_timeout:
             raise ValidationError(f"'timeout' must be at most {self.max_timeout:g}s (half of "
                                   "[pushoverd.delivery] lease-timeout)")
-        return PostHandler(spec, options)
+        return PostHandler(spec, options, self._endpoints)
 
     def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
         """With a ``flood-rate`` of its own, a flood summary is the newest held body."""

@@ -29,6 +29,9 @@ class PostSender:
 
     async def send(self, payload: dict[str, Any]) -> Sent:
         """POST ``payload["body"]`` to ``payload["url"]``."""
+        if not payload["url"]:  # its [[httppost]] endpoint was removed, with no url besides
+            raise DeliveryFailed(f'endpoint "{payload.get("endpoint", "")}" does not exist '
+                                 "any more and the handler has no url", retry=False)
         url, where = payload["url"], safe_url(payload["url"])
         client = self._clients[bool(payload.get("verify", True))]
         try:

@@ -29,16 +29,23 @@ _TOKEN = re.compile(r"[0-9a-f]{40}")
 class Callbacks:
     """The callback URLs emergencies carry, and their tokens."""
 
-    def __init__(self, public_url: str, app_token: str) -> None:
+    def __init__(self, public_url: str, app_token: str | Callable[[], str]) -> None:
         self._base = f"{public_url.rstrip('/')}{CALLBACK_PATH}"
-        # A key of our own from the app token: one secret less to configure, and no token
-        # is ever derived from outside input alone.
-        self._key = hashlib.sha256(b"pushoverd callbacks\0" + app_token.encode()).digest()
+        # The token in effect when the emergency is planned (the config API can change it);
+        # a callback is checked against the URL stored with its delivery, so an emergency
+        # sent under the old token still matches its callback.
+        self._token = app_token if callable(app_token) else (lambda: app_token)
 
     def url(self, topic: str, handler_id: str, event_id: str, level: str, time_ns: int) -> str:
-        """The callback URL of one emergency."""
+        """The callback URL of one emergency ("" while no app token is configured)."""
+        app_token = self._token()
+        if not app_token:
+            return ""
+        # A key of our own from the app token: one secret less to configure, and no token
+        # is ever derived from outside input alone.
+        key = hashlib.sha256(b"pushoverd callbacks\0" + app_token.encode()).digest()
         message = "\0".join((topic, handler_id, event_id, level, str(time_ns))).encode()
-        token = hmac.new(self._key, message, hashlib.sha256).hexdigest()[:40]
+        token = hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
         return f"{self._base}/{token}"
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pushoverd.errors import ValidationError
@@ -226,22 +226,24 @@ def _why_suppressed(d: Delivery, ringing: bool) -> str:
 
 
 class PushoverKind:
-    """The ``pushover`` kind, bound to whether the ``[pushover]`` service is enabled."""
+    """The ``pushover`` kind, bound to whether the ``[pushover]`` service is enabled: a fixed
+    answer, or a function asked at every alert (the config API can change it at run time)."""
 
     name = "pushover"
     secret_options = SECRET_OPTIONS
     flood_controlled = True
 
-    def __init__(self, enabled: bool, callbacks: Callbacks | None = None,
+    def __init__(self, enabled: bool | Callable[[], bool],
+                 callbacks: Callbacks | None = None,
                  recipients: Mapping[str, Recipient] | None = None) -> None:
-        self._enabled = enabled
+        self._enabled = enabled if callable(enabled) else (lambda: enabled)
         self._callbacks = callbacks
         self.recipients = dict(recipients or {})
 
     @property
     def disabled_reason(self) -> str | None:
         """Kapacitor's error when the service is off."""
-        return None if self._enabled else "service is not enabled"
+        return None if self._enabled() else "service is not enabled"
 
     def compile(self, spec: HandlerSpec) -> PushoverHandler:
         """Validate the options as Kapacitor does (unknown keys and non-strings refused)."""

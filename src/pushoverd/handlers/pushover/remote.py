@@ -5,6 +5,8 @@ acknowledging an alert, so sends made in the daemon's own process slow ingest do
 daemon keeps every decision and every store write; only the requests cross over, as
 length-prefixed JSON frames on a socket pair, and their results or errors come back the same
 way. The child is started (and answers a ping) before the daemon accepts its first alert.
+New credentials from the config API reach it as a ``configure`` frame (with the secrets its
+log must now redact), and a child started later is started with them.
 When the daemon dies the child reads end-of-file and exits; when the child dies the requests
 it had in hand fail as transient (they are retried) and the next request starts a new child.
 """
@@ -53,6 +55,10 @@ async def _perform(client: PushoverClient, request: dict[str, Any]) -> Any:
     """Run one request in the child; its JSON-ready result."""
     op = request["op"]
     if op == "ping":
+        return None
+    if op == "configure":  # applied before any later frame's request starts
+        client.reconfigure(request["url"], request["token"], request["user_key"])
+        logs.redact_also(request["secrets"])
         return None
     if op == "limits":
         return _limits_json(await client.limits())
@@ -124,6 +130,21 @@ class RemoteTransport:
     def can_validate(self) -> bool:
         """Whether the breaker can probe the credentials (a ``.../messages.json`` URL)."""
         return self._args[0].rpartition("/")[2] == "messages.json"
+
+    async def reconfigure(self, url: str, token: str, user_key: str,
+                          secrets: Iterable[str] = ()) -> None:
+        """Send with new credentials: a running child is told at once (before any request
+        queued after this call); a child started later gets them as its arguments."""
+        rest = self._args[3:-1]  # timeout, connections, log level and file stay
+        redact = sorted({*self._args[-1], *secrets, token, user_key} - {""})
+        self._args = (url, token, user_key, *rest, redact)
+        if self._writer is None or self._writer.is_closing():
+            return  # the next request starts a child with the new arguments
+        try:
+            await self._call({"op": "configure", "url": url, "token": token,
+                              "user_key": user_key, "secrets": redact})
+        except PushoverTransientError as exc:
+            log.warning("could not reconfigure the delivery process: %s", exc)
 
     async def start(self) -> None:
         """Start the child and wait until it answers, so the first alert does not wait."""

@@ -7,6 +7,7 @@ Kapacitor's; unlike Kapacitor, the configured user key is never shown in the opt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -58,9 +59,10 @@ def decode(body: Any) -> ServiceTestOptions:
 class PushoverServiceTest:
     """Runs the pushover service test through the daemon's transport (its only connections)."""
 
-    def __init__(self, transport: Transport, enabled: bool) -> None:
+    def __init__(self, transport: Transport, enabled: bool | Callable[[], bool]) -> None:
         self._transport = transport
-        self._enabled = enabled
+        # A function when the config API can enable or disable the service at run time.
+        self._enabled = enabled if callable(enabled) else (lambda: enabled)
 
     def names(self) -> list[str]:
         """The services that can be tested."""
@@ -75,7 +77,7 @@ class PushoverServiceTest:
     async def run(self, name: str, options: ServiceTestOptions) -> tuple[bool, str]:
         """Send the test message: (success, Kapacitor's message)."""
         self.options(name)
-        if not self._enabled:
+        if not self._enabled():
             return False, "service is not enabled"
         try:
             level = Level.parse_query(options.level)

@@ -35,6 +35,9 @@ class Transport(Protocol):
     async def cancel_by_tag(self, tag: str) -> int:
         """Stop the repeats of the emergencies carrying ``tag``; how many."""
 
+    async def reconfigure(self, url: str, token: str, user_key: str) -> None:
+        """Send with another URL, token and default user key from now on (the config API)."""
+
     async def aclose(self) -> None:
         """Let requests in flight finish, then close the connections."""
 
@@ -68,6 +71,11 @@ class LocalTransport:
     async def cancel_by_tag(self, tag: str) -> int:
         """Cancel the emergencies carrying ``tag``."""
         return await self._client.cancel_by_tag(tag)
+
+    async def reconfigure(self, url: str, token: str, user_key: str) -> None:
+        """The client sends with the new credentials from its next request on."""
+        self._client.reconfigure(url, token, user_key)
+        self.can_validate = self._client.can_validate
 
     async def aclose(self) -> None:
         """Close the client's connections."""

@@ -217,3 +217,16 @@ DELETE FROM held_events WHERE topic=? AND handler_id=?
 
 -- name: rename_held_events
 UPDATE held_events SET handler_id=? WHERE topic=? AND handler_id=?
+
+-- Config overrides ------------------------------------------------------------------------
+
+-- name: select_config_overrides
+SELECT id, options, created FROM config_overrides ORDER BY id
+
+-- name: upsert_config_override
+INSERT INTO config_overrides (id, options, created, updated_at) VALUES (?,?,?,?)
+ON CONFLICT (id) DO UPDATE SET options=excluded.options, created=excluded.created,
+    updated_at=excluded.updated_at
+
+-- name: delete_config_override
+DELETE FROM config_overrides WHERE id=?

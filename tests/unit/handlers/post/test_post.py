@@ -12,8 +12,8 @@ import respx
 from pushoverd.errors import DeliveryFailed, ValidationError
 from pushoverd.handlers.alertjson import alert_json
 from pushoverd.handlers.base import AlertHistory
-from pushoverd.handlers.post import PostKind, PostSender
-from pushoverd.handlers.post.kind import safe_url
+from pushoverd.handlers.post import Endpoint, PostKind, PostSender
+from pushoverd.handlers.post.kind import merged_headers, safe_url
 from pushoverd.models import Event, HandlerSpec, Level
 
 EVENT = Event(id="cpu:host=a", level=Level.CRITICAL, message="a is CRITICAL")
@@ -36,7 +36,7 @@ def test_each_alert_is_one_request_with_kapacitors_body() -> None:
     ({}, "An appropriately formatted url must be specified if an endpoint is not specified"),
     ({"url": "ftp://x/y"}, "invalid url 'ftp://x/y': must be an http or https URL"),
     ({"url": "http://user:pw@/p?token=s"}, "invalid url 'http:///p'"),
-    ({"endpoint": "recorder"}, 'endpoint "recorder": [[httppost]] endpoints are not supported'),
+    ({"endpoint": "recorder"}, 'unknown endpoint "recorder": no [[httppost]] section has'),
     ({"url": URL, "headers": {"X": 1}}, "'headers.X' "),
     ({"url": URL, "timeout": "soon"}, "'timeout' "),
     ({"url": URL, "bogus": 1}, "'' has invalid keys: bogus"),
@@ -111,3 +111,61 @@ async def test_failures_are_retried_unless_the_receiver_refused_the_body(
     assert failed.value.retry is retry
     assert str(failed.value).startswith(f"POST {URL} ")
     assert "secret" not in str(failed.value)
+
+
+# [[httppost]] endpoints -----------------------------------------------------------------------
+
+ENDPOINTS = {"hooks": Endpoint("https://hooks.example.com/from-endpoint",
+                               {"Authorization": "Basic dTpw", "X-Team": "ops"})}
+
+
+def with_endpoints(endpoints: dict[str, Endpoint]) -> PostKind:
+    return PostKind(endpoints=endpoints.get)
+
+
+def test_an_endpoint_gives_its_url_and_headers_and_the_handlers_headers_win() -> None:
+    handler = with_endpoints(ENDPOINTS).compile(spec(endpoint="hooks", headers={
+        "x-team": "db", "X-Extra": "1"}))
+    [out] = handler.plan("cpu", EVENT, AlertHistory(), 0.0)
+    assert out.payload["url"] == "https://hooks.example.com/from-endpoint"
+    assert out.payload["headers"] == {"Authorization": "Basic dTpw", "x-team": "db",
+                                      "X-Extra": "1"}
+    assert out.payload["endpoint"] == "hooks"
+
+
+def test_a_known_endpoint_wins_over_the_handlers_url_as_in_kapacitor() -> None:
+    handler = with_endpoints(ENDPOINTS).compile(spec(endpoint="hooks", url=URL))
+    [out] = handler.plan("cpu", EVENT, AlertHistory(), 0.0)
+    assert out.payload["url"] == "https://hooks.example.com/from-endpoint"
+
+
+def test_an_unknown_endpoint_falls_back_to_the_handlers_url() -> None:
+    handler = with_endpoints(ENDPOINTS).compile(spec(endpoint="nope", url=URL))
+    [out] = handler.plan("cpu", EVENT, AlertHistory(), 0.0)
+    assert out.payload["url"] == URL and out.payload["headers"] == {}
+
+
+def test_the_endpoint_is_read_when_an_alert_is_planned_not_when_defined() -> None:
+    endpoints = dict(ENDPOINTS)
+    handler = with_endpoints(endpoints).compile(spec(endpoint="hooks"))
+    endpoints["hooks"] = Endpoint("https://moved.example.com/x", {})
+    [out] = handler.plan("cpu", EVENT, AlertHistory(), 0.0)
+    assert out.payload["url"] == "https://moved.example.com/x"
+    del endpoints["hooks"]
+    [gone] = handler.plan("cpu", EVENT, AlertHistory(), 0.0)
+    assert gone.payload["url"] == ""
+
+
+async def test_a_delivery_whose_endpoint_was_removed_is_dead_lettered() -> None:
+    sender = PostSender()
+    try:
+        with pytest.raises(DeliveryFailed) as failed:
+            await sender.send({"url": "", "endpoint": "hooks", "headers": {}, "body": "{}"})
+        assert failed.value.retry is False
+        assert 'endpoint "hooks" does not exist any more' in str(failed.value)
+    finally:
+        await sender.aclose()
+
+
+def test_headers_merge_case_insensitively() -> None:
+    assert merged_headers({"A": "1", "b": "2"}, {"a": "3"}) == {"b": "2", "a": "3"}

@@ -120,3 +120,27 @@ async def test_a_refused_limits_query_comes_back_as_the_same_error(
     fake.fail_next(1, 503)
     with pytest.raises(PushoverTransientError, match="503"):
         await transport.limits()
+
+
+NEW_TOKEN = "bQ7newTokenForTheOverrideApi30"
+NEW_USER = "uQ7newUserKeyForTheOverride030"
+
+
+async def test_reconfigure_reaches_a_running_child(transport: RemoteTransport,
+                                                   fake: FakePushover) -> None:
+    await transport.start()
+    pid = transport.pid
+    await transport.reconfigure(fake.url, NEW_TOKEN, NEW_USER)
+    fake.token, fake.users = NEW_TOKEN, {NEW_USER}
+    await transport.send(payload("with the new credentials"))
+    assert transport.pid == pid  # the same child, told over its socket
+    form = fake.accepted[-1].form
+    assert (form["token"], form["user"]) == (NEW_TOKEN, NEW_USER)
+
+
+async def test_a_child_started_after_reconfigure_gets_the_new_credentials(
+        transport: RemoteTransport, fake: FakePushover) -> None:
+    await transport.reconfigure(fake.url, NEW_TOKEN, NEW_USER)  # no child yet
+    fake.token, fake.users = NEW_TOKEN, {NEW_USER}
+    await transport.send(payload("first send starts the child"))
+    assert fake.accepted[-1].form["token"] == NEW_TOKEN
