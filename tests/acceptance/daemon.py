@@ -105,3 +105,18 @@ def captured_post_bodies() -> list[str]:
     """The bodies Kapacitor 1.5.7's post topic handler sent (INFO, WARNING, CRITICAL, OK)."""
     path = Path(__file__).parent.parent / "data" / "post_handler_topic_bodies.jsonl"
     return [json.loads(line)["body"] for line in path.read_text().splitlines()]
+
+
+KAPACITOR_FOLDER = Path(__file__).parent.parent / "data" / "kapacitor-folder"
+"""A folder of Kapacitor topic-handler files using match, templates and every plumbing kind."""
+
+
+def kapacitor_folder(dest: Path, receiver_url: str, log_path: Path) -> Path:
+    """KAPACITOR_FOLDER copied to ``dest``, its two machine-specific values (``@RECEIVER@``,
+    ``@LOG_PATH@``) filled in and nothing else changed; the ``[load] dir`` to use."""
+    handlers = dest / "handlers"
+    handlers.mkdir(parents=True)
+    for source in sorted((KAPACITOR_FOLDER / "handlers").iterdir()):
+        text = source.read_text().replace("@RECEIVER@", receiver_url)
+        (handlers / source.name).write_text(text.replace("@LOG_PATH@", str(log_path)))
+    return dest

@@ -1,7 +1,9 @@
-"""publish and aggregate through the real daemon, defined by handler files as Kapacitor's load
-service reads them: alerts published on to another topic are aggregated every 100 ms (the
-interval in integer nanoseconds, as Kapacitor decodes it) and the aggregate is posted on;
-what an aggregate held survives kill -9."""
+"""A folder of Kapacitor handler files (tests/data/kapacitor-folder: match expressions,
+templates, pushover, log, publish, aggregate, post) through the real daemon: alerts published
+on to another topic are aggregated every 100 ms (the interval in integer nanoseconds, as
+Kapacitor decodes it) and the aggregate is posted on; what an aggregate held survives
+kill -9; a file that would close a publish loop is refused. The oracle loads the same folder
+into kapacitord."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, free_port, kapacitor_folder, write_config
 from tests.fakes.pushover import FakePushover
 from tests.fakes.receiver import Receiver
 
@@ -21,27 +23,19 @@ MS = 1_000_000
 
 
 def handler_files(folder: Path, receiver: Receiver, interval_ns: int) -> Path:
-    """Kapacitor topic-handler files: cpu publishes its warnings on to ops, ops aggregates
-    them into digest, digest posts to the receiver."""
-    handlers = folder / "load" / "handlers"
-    handlers.mkdir(parents=True)
-    (handlers / "cpu-to-ops.yaml").write_text(
-        "id: to-ops\ntopic: cpu\nkind: publish\nmatch: level() >= WARNING\n"
-        "options:\n  topics:\n    - ops\n")
-    (handlers / "ops-digest.yaml").write_text(
-        f"id: digest\ntopic: ops\nkind: aggregate\noptions:\n  id: ops-digest\n"
-        f"  interval: {interval_ns}\n  topic: digest\n")
-    (handlers / "digest-post.json").write_text(json.dumps({
-        "id": "relay", "topic": "digest", "kind": "post",
-        "options": {"url": f"{receiver.url}/digest"}}))
-    return folder / "load"
+    """tests/data/kapacitor-folder: cpu publishes its warnings on to ops, ops aggregates them
+    into digest, digest posts to the receiver (with the aggregate's ``interval`` set)."""
+    load = kapacitor_folder(folder / "load", receiver.url, folder / "cpu.log")
+    digest = load / "handlers" / "ops-digest.yaml"
+    digest.write_text(digest.read_text().replace("100000000", str(interval_ns)))
+    return load
 
 
 def point(t_ms: int, level: str = "CRITICAL") -> dict[str, object]:
     return {"id": "id", "message": "message", "details": "details",
             "time": f"1970-01-01T00:00:00.{t_ms:03d}Z", "duration": t_ms * MS,
             "level": level, "data": {"series": [{
-                "name": "alert", "columns": ["time", "value"],
+                "name": "alert", "tags": {"host": "serverA"}, "columns": ["time", "value"],
                 "values": [[f"1970-01-01T00:00:00.{t_ms:03d}Z", 1]]}]},
             "previousLevel": "OK", "recoverable": True}
 
@@ -73,6 +67,7 @@ def test_published_alerts_are_aggregated_as_kapacitor_does_and_posted_on(
         assert answer.status_code == 204
         [body] = wait_for(receiver, 1)
         posted = json.loads(body)
+        assert receiver.accepted()[0][1]["X-Source"] == "pushoverd"
         assert {k: posted[k] for k in ("id", "message", "details", "time", "duration",
                                        "level", "recoverable")} == {
             "id": "ops-digest", "message": "Received 3 events in the last 100ms.",
@@ -89,6 +84,13 @@ def test_published_alerts_are_aggregated_as_kapacitor_does_and_posted_on(
         assert daemon.call("GET", "/kapacitor/v1/alerts/topics/ops").json()["collected"] == 3
         time.sleep(0.3)
         assert len(receiver.accepted()) == 1  # no aggregate of nothing
+
+        # On cpu itself: the phones got serverA's warnings and worse, titled by template;
+        # the file has each change of level.
+        titles = [r.form["title"] for r in fake.wait_for(3)]
+        assert titles == ["CRITICAL on serverA"] * 3
+        lines = (tmp_path / "cpu.log").read_text().splitlines()
+        assert [json.loads(x)["level"] for x in lines] == ["CRITICAL", "INFO"]
     finally:
         receiver.close()
         daemon.stop()
@@ -117,7 +119,7 @@ def test_a_publish_loop_in_the_handler_files_is_refused_naming_the_file(
         tmp_path: Path, fake: FakePushover) -> None:
     receiver = Receiver()
     load = handler_files(tmp_path, receiver, 100 * MS)
-    (load / "handlers" / "digest-back.yaml").write_text(
+    (load / "handlers" / "digest-loop.yaml").write_text(
         "id: back\ntopic: digest\nkind: publish\noptions:\n  topics: [cpu]\n")
     daemon = start(tmp_path, fake, load)
     try:
@@ -125,7 +127,7 @@ def test_a_publish_loop_in_the_handler_files_is_refused_naming_the_file(
         assert daemon.call("GET", "/kapacitor/v1/alerts/topics/ops/handlers").json()[
             "handlers"] == []
         [line] = [x for x in daemon.log().splitlines() if "handler file skipped" in x]
-        assert "ops-digest.yaml:7: options.topic:" in line
+        assert "ops-digest.yaml:8: options.topic:" in line
         assert "'topic' in options would make a loop: ops -> digest -> cpu -> ops" in line
     finally:
         receiver.close()

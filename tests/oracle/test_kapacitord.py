@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.acceptance.daemon import free_port
+from tests.acceptance.daemon import free_port, kapacitor_folder
 from tests.fakes.receiver import Receiver
 
 from pushoverd.api.schemas import parse_alerts
@@ -31,6 +31,7 @@ from pushoverd.handlers.registry import KindRegistry
 from pushoverd.handlers.templates import parse_template, template_values
 from pushoverd.models import DeliveryFilter, HandlerSpec
 from pushoverd.store.memory import MemoryStore
+from pushoverd.topics.load import load_handler_files
 from pushoverd.topics.service import TopicService
 
 KAPACITORD = Path(__file__).parents[2] / ".kapacitor-bin" / "kapacitord"
@@ -105,7 +106,8 @@ def kapacitor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[tup
         recorder.close()
 
 
-def _config(folder: Path, port: int) -> str:
+def _config(folder: Path, port: int, load: Path | None = None) -> str:
+    enabled = "true" if load else "false"
     return f"""hostname = "localhost"
 data_dir = "{folder}"
 [http]
@@ -118,7 +120,8 @@ data_dir = "{folder}"
 [task]
   dir = "{folder}/tasks"
 [load]
-  enabled = false
+  enabled = {enabled}
+  dir = "{load or folder}"
 [[influxdb]]
   enabled = false
   name = "default"
@@ -286,3 +289,33 @@ async def test_each_aggregate_is_the_one_kapacitor_made_of_the_same_alerts(
         alerts = alerts[count:]
         assert await service.flush_aggregate("cpu", "agg")
     assert await posted_on(store, "agg") == theirs
+
+
+async def test_the_kapacitor_folder_loads_into_both_daemons_unchanged(tmp_path: Path) -> None:
+    """tests/data/kapacitor-folder (match, templates, every plumbing kind): kapacitord's load
+    service and pushoverd's define the same handlers from it."""
+    load = kapacitor_folder(tmp_path / "load", "http://127.0.0.1:9", tmp_path / "cpu.log")
+    port = free_port()
+    config = tmp_path / "kapacitor.conf"
+    config.write_text(_config(tmp_path, port, load))
+    proc = subprocess.Popen([str(KAPACITORD), "-config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/kapacitor/v1", timeout=5) as api:
+            _wait_until_up(api)
+            theirs = {(t, h["id"]): (h["kind"], h["match"], h["options"])
+                      for t in ("cpu", "ops", "digest")
+                      for h in api.get(f"/alerts/topics/{t}/handlers").json()["handlers"]}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    store = MemoryStore()
+    await store.open()
+    service = TopicService(store, KindRegistry(
+        [PushoverKind(True), LogKind(), PostKind()], plumbing=[PublishKind(), AggregateKind()]))
+    await service.start()
+    assert await load_handler_files(service, load) == []
+    ours = {(s.topic, s.id): (s.kind, s.match, s.options)
+            for s, _ in await store.load_handlers()}
+    assert len(ours) == 5
+    assert ours == theirs
