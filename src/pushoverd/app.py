@@ -101,7 +101,8 @@ def build_transport(config: Config) -> Transport:
                                              max_connections=d.concurrency))
     return RemoteTransport(p.url, p.token, p.user_key, timeout=d.timeout,
                            max_connections=d.concurrency, log_level=config.logging.level,
-                           log_file=config.logging.file, secrets=config.secrets())
+                           log_file=config.logging.file, secrets=config.secrets(),
+                           log_format=config.logging.format)
 
 
 def build_senders(config: Config, pushover: Transport) -> dict[str, Sender]:

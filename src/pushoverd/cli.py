@@ -114,7 +114,7 @@ def run(path_arg: str | None) -> int:
     if loaded is None:
         return 1
     cfg = loaded.config
-    logs.setup(cfg.logging.level, cfg.logging.file, cfg.secrets())
+    logs.setup(cfg.logging.level, cfg.logging.file, cfg.secrets(), cfg.logging.format)
     try:
         asyncio.run(Daemon(loaded).run())
     except PushoverdError as exc:

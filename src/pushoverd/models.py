@@ -169,6 +169,8 @@ class NewDelivery:
     control: bool = False
     """Sends no notification but stops earlier ones (an emergency's cancel); once sent, its
     alert's outstanding receipts are closed as cancelled."""
+    origin: str | None = None
+    """The id of the HTTP request whose alert caused it (None for the daemon's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,8 @@ class Delivery:
     control: bool = False
     escalated_at: float | None = None
     """When this unanswered emergency was passed on to its escalation recipients."""
+    origin: str | None = None
+    """The id of the HTTP request whose alert caused it (its ``Request-Id``)."""
 
     @property
     def alert_key(self) -> tuple[str, str, str]:

@@ -364,7 +364,7 @@ def test_default_config_text_comments_every_key() -> None:
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
     # top level (hostname, data_dir, skip-config-overrides), http, logging, load,
     # config-override, pushover, public-url, store, delivery, flood, receipts
-    assert len(keys) == 3 + 3 + 2 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
+    assert len(keys) == 3 + 3 + 3 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 

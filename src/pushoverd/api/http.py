@@ -20,6 +20,7 @@ from pushoverd.errors import (
     StoreError,
     ValidationError,
 )
+from pushoverd.logs import request_context
 
 KAPACITOR_VERSION = "1.5.7"
 """The Kapacitor API version we answer as: the one whose wire captures we match."""
@@ -65,22 +66,27 @@ async def kapacitor_middleware(request: web.Request, handler: Handler) -> web.St
     with its traceback and answered 500 with only the request id, which names the log line.
     """
     request_id = str(uuid.uuid4())  # uuid1 takes a lock and costs 10x more
+    with request_context(request_id):  # on every log line of the work it causes
+        response = await _answer(request, handler, request_id)
+    _decorate(request, response, request_id)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
     try:
-        response = await handler(request)
+        return await handler(request)
     except PushoverdError as exc:
-        response = error_response(str(exc), status_for(exc))
+        return error_response(str(exc), status_for(exc))
     except web.HTTPError as exc:
-        response = _http_error(exc)
+        return _http_error(exc)
     except web.RequestPayloadError as exc:
-        response = _payload_error(exc)
+        return _payload_error(exc)
     except web.HTTPException:
         raise  # a redirect or success raised on purpose: aiohttp sends it as it is
     except Exception:
         log.exception("internal error answering %s %s (request id %s)",
                       request.method, request.path, request_id)
-        response = error_response(f"internal error (request id {request_id})", 500)
-    _decorate(request, response, request_id)
-    return response
+        return error_response(f"internal error (request id {request_id})", 500)
 
 
 def _http_error(exc: web.HTTPError) -> web.Response:

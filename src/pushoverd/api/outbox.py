@@ -44,6 +44,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "expired": d.receipt_state is ReceiptState.EXPIRED,
         "cancelled": d.receipt_state is ReceiptState.CANCELLED, "error": d.last_error,
         "info": d.info, "summary": d.summary_id, "summarizes": d.summarizes,
+        "origin": d.origin,
         "notification": {k: d.payload[k] for k in _SHOWN if k in d.payload},
     }
 

@@ -159,6 +159,9 @@ class LoggingConfig(_KapacitorSection):
         "Where to write the log: STDERR, STDOUT or a file path."))
     level: Annotated[str, BeforeValidator(_upper)] = Field("INFO", description=(
         "The least severe level logged: DEBUG, INFO, WARN or ERROR."))
+    format: Literal["logfmt", "json"] = Field("logfmt", description=(
+        "How each line is written: logfmt (Kapacitor's) or json (one object per line, the "
+        "same keys)."))
 
     @field_validator("level")
     @classmethod

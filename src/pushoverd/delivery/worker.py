@@ -24,6 +24,7 @@ from pushoverd.delivery.base import Sender
 from pushoverd.delivery.pauses import Pauses
 from pushoverd.delivery.retry import MIN_RETRY_SECONDS, Action, Decision, RetryPolicy
 from pushoverd.errors import DeliveryFailed
+from pushoverd.logs import request_context
 from pushoverd.models import Delivery
 from pushoverd.store.base import Store
 
@@ -199,6 +200,10 @@ class DeliveryWorker:
 
     async def _attempt(self, d: Delivery) -> bool:
         """Send one delivery and record the outcome; whether it is finished (sent or dead)."""
+        with request_context(d.origin):  # its log lines name the request that caused it
+            return await self._send(d)
+
+    async def _send(self, d: Delivery) -> bool:
         sender = self._senders.get(d.kind)
         if sender is None:
             await self._store.mark_dead(d.id, f"no sender for kind {d.kind!r}", self._clock())

@@ -419,7 +419,8 @@ class MemoryStore:
             id=delivery_id, topic=new.topic, handler_id=new.handler_id, kind=new.kind,
             event_id=new.event_id, level=new.level, payload=copy.deepcopy(new.payload),
             status=new.status, attempts=0, created_at=now, next_attempt_at=now, updated_at=now,
-            last_error=new.last_error, summarizes=new.summarizes, control=new.control))
+            last_error=new.last_error, summarizes=new.summarizes, control=new.control,
+            origin=new.origin))
 
 
 def _event_state(event: Event, previous: Level) -> EventState:

@@ -591,7 +591,7 @@ def _held_groups(conn: sqlite3.Connection) -> list[HeldGroup]:
 
 def _delivery_row(d: NewDelivery, now: float) -> tuple[Any, ...]:
     return (d.topic, d.handler_id, d.kind, d.event_id, int(d.level), json.dumps(d.payload),
-            d.status.value, now, now, now, d.last_error, d.summarizes, int(d.control))
+            d.status.value, now, now, now, d.last_error, d.summarizes, int(d.control), d.origin)
 
 
 _INT64 = range(-(2**63), 2**63)
@@ -622,7 +622,7 @@ def _delivery(row: Sequence[Any]) -> Delivery:
         summary_id=row[16], summarizes=row[17], requeued_at=row[18], receipt=row[19],
         receipt_state=ReceiptState(row[20]) if row[20] else None, acknowledged_at=row[21],
         acknowledged_by=row[22], acknowledged_by_device=row[23], receipt_check_at=row[24],
-        control=bool(row[25]), escalated_at=row[26])
+        control=bool(row[25]), escalated_at=row[26], origin=row[27])
 
 
 def _delivery_where(query: DeliveryFilter) -> tuple[str, list[Any]]:

@@ -23,6 +23,7 @@ from pushoverd.errors import Conflict, InvalidHandlerSpec, NotFound, ValidationE
 from pushoverd.handlers.aggregate import AggregateHandler
 from pushoverd.handlers.base import AlertHistory, Forwarder, Handler, Outgoing
 from pushoverd.handlers.registry import KindRegistry
+from pushoverd.logs import REQUEST_ID
 from pushoverd.models import (
     REDACTED,
     Delivery,
@@ -155,7 +156,10 @@ class TopicService:
     # Ingest --------------------------------------------------------------------------------
     async def collect(self, topic: str, events: Sequence[Event]) -> int:
         """Store events on ``topic`` with one delivery per matching handler; durable on return."""
-        collected = await self._store.collect(topic, events, self._plan)
+        # The request being answered (set by the API) is recorded on what it causes.
+        origin = REQUEST_ID.get()
+        collected = await self._store.collect(topic, events,
+                                              lambda ctx: self._plan(ctx, origin))
         self._after_collect(collected)
         return collected.enqueued
 
@@ -175,7 +179,7 @@ class TopicService:
             self._match_failures.add(reason)
         log.error("%s", reason)
 
-    def _plan(self, ctx: Collecting) -> Plan:
+    def _plan(self, ctx: Collecting, origin: str | None = None) -> Plan:
         # Runs inside the store's ingest transaction, perhaps twice: it must stay pure.
         deliveries: list[NewDelivery] = []
         skipped: list[str] = []
@@ -193,7 +197,8 @@ class TopicService:
                 if route.plumbing:
                     self._forward(cast(Forwarder, route.handler), ctx, published, held, skipped)
                 else:
-                    deliveries += self._deliveries(route, cast(Handler, route.handler), ctx)
+                    deliveries += self._deliveries(route, cast(Handler, route.handler), ctx,
+                                                   origin)
             except Exception as exc:  # one broken handler must not fail the ingest
                 skipped.append(f"handler {ctx.topic}/{route.spec.id} skipped for event "
                                f"{ctx.event.id!r}: {type(exc).__name__}: {exc}")
@@ -211,8 +216,8 @@ class TopicService:
             return
         published += [Published(t, ctx.event, ctx.previous) for t in forwarded.publish]
 
-    def _deliveries(self, route: Route, handler: Handler,
-                    ctx: Collecting) -> list[NewDelivery]:
+    def _deliveries(self, route: Route, handler: Handler, ctx: Collecting,
+                    origin: str | None) -> list[NewDelivery]:
         spec, event = route.spec, ctx.event
         if event.previous_level is not ctx.previous:  # the topic's history, not the sender's
             event = replace(event, previous_level=ctx.previous)
@@ -220,7 +225,8 @@ class TopicService:
         planned = handler.plan(ctx.topic, event, history, ctx.now)
         return [NewDelivery(topic=ctx.topic, handler_id=spec.id, kind=spec.kind,
                             event_id=event.id, level=event.level, payload=out.payload,
-                            control=out.control, **self._outcome(route, ctx, out))
+                            control=out.control, origin=origin,
+                            **self._outcome(route, ctx, out))
                 for out in planned]
 
     def _outcome(self, route: Route, ctx: Collecting, out: Outgoing) -> dict[str, Any]:

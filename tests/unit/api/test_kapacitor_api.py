@@ -1118,11 +1118,18 @@ async def test_a_delivery_shows_its_state(outbox: Api) -> None:
                          "requeued", "request", "receipt", "receipt_state",
                          "acknowledged_at", "acknowledged_by", "acknowledged_by_device",
                          "expired", "cancelled", "error", "info", "summary", "summarizes",
-                         "notification"]
+                         "origin", "notification"]
     assert (one["topic"], one["handler"], one["event"], one["level"], one["priority"],
             one["status"], one["sent"], one["error"]) == (
         "mem", "h", "mem:host=a", "WARNING", 0, "pending", None, None)
     assert one["created"].endswith("Z")
+
+
+async def test_a_delivery_names_the_request_that_caused_it(api: Api) -> None:
+    await api.create("mem", {"id": "h", "kind": "pushover"})
+    posted = await api.call("POST", f"{TOPICS}/mem/events", alert("mem:host=a", "WARNING"))
+    [delivery] = await api.deliveries()
+    assert delivery["origin"] == posted.headers["Request-Id"]
 
 
 @pytest.mark.parametrize(("query", "named"), [

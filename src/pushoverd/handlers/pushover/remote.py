@@ -111,9 +111,9 @@ class RemoteTransport:
 
     def __init__(self, url: str, token: str, user_key: str, *, timeout: float,
                  max_connections: int, log_level: str, log_file: str,
-                 secrets: Iterable[str]) -> None:
+                 secrets: Iterable[str], log_format: str = "logfmt") -> None:
         self._args = (url, token, user_key, timeout, max_connections, log_level, log_file,
-                      list(secrets))
+                      log_format, list(secrets))
         self._process: multiprocessing.process.BaseProcess | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
@@ -135,7 +135,7 @@ class RemoteTransport:
                           secrets: Iterable[str] = ()) -> None:
         """Send with new credentials: a running child is told at once (before any request
         queued after this call); a child started later gets them as its arguments."""
-        rest = self._args[3:-1]  # timeout, connections, log level and file stay
+        rest = self._args[3:-1]  # timeout, connections, log level, file and format stay
         redact = sorted({*self._args[-1], *secrets, token, user_key} - {""})
         self._args = (url, token, user_key, *rest, redact)
         if self._writer is None or self._writer.is_closing():
@@ -248,12 +248,13 @@ class RemoteTransport:
 
 
 def child_main(sock: socket.socket, url: str, token: str, user_key: str, timeout: float,
-               max_connections: int, log_level: str, log_file: str, secrets: list[str]) -> None:
+               max_connections: int, log_level: str, log_file: str, log_format: str,
+               secrets: list[str]) -> None:
     """The child: serve send requests until the daemon closes the socket."""
     # The daemon decides when to stop; a Ctrl-C aimed at it must not kill sends halfway.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logs.setup(log_level, log_file, secrets)
+    logs.setup(log_level, log_file, secrets, log_format)
     client = PushoverClient(url, token, user_key, timeout=timeout, max_connections=max_connections)
     asyncio.run(_serve(sock, client, grace=timeout + 1.0))
 

@@ -5,7 +5,7 @@
 id, topic, handler_id, kind, event_id, level, payload, status, attempts, created_at,
 next_attempt_at, updated_at, sent_at, request_id, last_error, info, summary_id, summarizes,
 requeued_at, receipt, receipt_state, acknowledged_at, acknowledged_by, acknowledged_by_device,
-receipt_check_at, control, escalated_at
+receipt_check_at, control, escalated_at, origin
 
 -- name: event_columns
 id, message, details, time_ns, duration_ns, level, previous_level
@@ -83,8 +83,9 @@ FROM events WHERE topic=? AND id=?
 
 -- name: insert_delivery
 INSERT INTO deliveries (topic, handler_id, kind, event_id, level, payload, status,
-                        created_at, next_attempt_at, updated_at, last_error, summarizes, control)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                        created_at, next_attempt_at, updated_at, last_error, summarizes, control,
+                        origin)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 
 -- The flood window: a handler's notifications since a time, stopping at the limit that matters.
 -- name: count_notifications
