@@ -112,6 +112,30 @@ def test_sigterm_stops_cleanly_and_no_secret_reaches_the_log(
     assert TOKEN not in log and USER not in log
 
 
+def test_json_logs_are_one_object_a_line_and_follow_a_request_to_its_send(
+        tmp_path: Path, fake: FakePushover) -> None:
+    port = free_port()
+    shutil.copytree(DATA / "load", tmp_path / "load")
+    config = write_config(tmp_path, fake.url, port, load_dir=tmp_path / "load")
+    config.write_text(config.read_text().replace('level = "DEBUG"',
+                                                 'level = "DEBUG"\n  format = "json"'))
+    daemon = Daemon(config, port).start()
+    try:
+        answer = post(daemon, "cpu", captured_bodies()[2])
+        assert answer.status_code == 204
+        fake.wait_for(1)
+    finally:  # a graceful stop lets the send in flight finish and log
+        assert daemon.stop(signal.SIGTERM) == 0
+    text = daemon.log()
+    assert TOKEN not in text and USER not in text
+    lines = [json.loads(line) for line in text.splitlines()]  # every line is one object
+    assert all({"ts", "lvl", "msg", "logger"} <= set(line) for line in lines)
+    ours = [line["msg"] for line in lines if line.get("request-id") == answer.headers[
+        "Request-Id"]]
+    assert ours == ["delivery 1 sent", "http request"] or ours == [
+        "http request", "delivery 1 sent"]
+
+
 def test_bad_input_is_refused_and_nothing_is_stored(daemon: Daemon) -> None:
     answer = post(daemon, "cpu", '{"message": "no id or level"}')
 
