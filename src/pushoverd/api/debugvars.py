@@ -112,7 +112,7 @@ def _memstats() -> dict[str, int]:
     """Go's MemStats has no Python twin: resident memory (bytes) and GC runs stand in."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rss = _resident_bytes()
-    return {"Alloc": rss, "Sys": usage.ru_maxrss * 1024, "HeapAlloc": rss,
+    return {"Alloc": rss, "Sys": max(rss, usage.ru_maxrss * 1024), "HeapAlloc": rss,
             "NumGC": sum(s["collections"] for s in gc.get_stats())}
 
 
