@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from tests.conftest import TOKEN, USER
 
+from pushoverd.api.debugvars import Identity
 from pushoverd.api.server import build_app
 from pushoverd.configservice import ConfigService
 from pushoverd.delivery.retry import RetryPolicy
@@ -24,6 +25,7 @@ from pushoverd.handlers.pushover import (
     Transport,
 )
 from pushoverd.handlers.registry import KindRegistry
+from pushoverd.metrics import Metrics
 from pushoverd.pushover.client import PushoverClient
 from pushoverd.store.base import Store
 from pushoverd.topics.service import NO_FLOOD_LIMIT, TopicService
@@ -43,7 +45,8 @@ class Wired:
 
 async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREACHABLE,
                service_tests: bool = False,
-               config_service: ConfigService | None = None) -> Wired:
+               config_service: ConfigService | None = None,
+               observed: tuple[Metrics, Identity] | None = None) -> Wired:
     """The API over ``store`` (open) with a worker that is not started: deliveries stay in the
     outbox for the test to inspect unless it starts the worker."""
     transport = LocalTransport(PushoverClient(pushover_url, TOKEN, USER, timeout=2.0))
@@ -55,7 +58,8 @@ async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREAC
     topics = TopicService(store, kinds, on_enqueued=worker.notify, flood=NO_FLOOD_LIMIT)
     await topics.start()
     tests = PushoverServiceTest(transport, enabled) if service_tests else None
-    app = build_app(topics, store, worker, tests, config_service=config_service)
+    app = build_app(topics, store, worker, tests, config_service=config_service,
+                    observed=observed)
 
     async def close(_: web.Application) -> None:
         await worker.stop(1.0)

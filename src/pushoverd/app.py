@@ -6,12 +6,15 @@ import asyncio
 import base64
 import logging
 import signal
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from pushoverd import logs
+from pushoverd.api.debugvars import Identity
 from pushoverd.api.http import AccessLogger
 from pushoverd.api.server import build_app
 from pushoverd.config import Config, LoadedConfig
@@ -38,7 +41,8 @@ from pushoverd.handlers.pushover.directory import directory
 from pushoverd.handlers.pushover.receipts import ReceiptPoller
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.maintenance import Maintenance
-from pushoverd.pushover.client import PushoverClient
+from pushoverd.metrics import Metrics
+from pushoverd.pushover.client import Observer, PushoverClient
 from pushoverd.settings import LiveSettings
 from pushoverd.store.base import Store
 from pushoverd.store.sqlite import SQLiteStore
@@ -53,10 +57,15 @@ CALLBACK_FALLBACK_POLL = 300.0
 """How often receipts are polled when callbacks are configured (a lost callback's fallback)."""
 
 
-def build_store(config: Config) -> Store:
+def store_path(config: Config) -> Path:
+    """The SQLite database file."""
+    return Path(config.pushoverd.store.path or Path(config.data_dir) / "pushoverd.db")
+
+
+def build_store(config: Config, metrics: Metrics | None = None) -> Store:
     """The configured store backend (config loading refuses the ones not built yet)."""
-    store = config.pushoverd.store
-    return SQLiteStore(store.path or Path(config.data_dir) / "pushoverd.db", store.synchronous)
+    return SQLiteStore(store_path(config), config.pushoverd.store.synchronous,
+                       on_commit=metrics.commit if metrics else None)
 
 
 def build_kinds(config: Config, settings: LiveSettings | None = None) -> KindRegistry:
@@ -92,17 +101,18 @@ def receipt_poll_interval(config: Config) -> float:
     return max(interval, CALLBACK_FALLBACK_POLL) if config.pushoverd.public_url else interval
 
 
-def build_transport(config: Config) -> Transport:
+def build_transport(config: Config, observe: Observer | None = None) -> Transport:
     """Pushover requests from a child process (``separate-process``), or from this one; either
-    way over at most ``concurrency`` connections, the only ones the daemon opens to Pushover."""
+    way over at most ``concurrency`` connections, the only ones the daemon opens to Pushover.
+    ``observe`` is told of every request (from the child: with its answers)."""
     d, p = config.pushoverd.delivery, config.pushover
     if not d.separate_process:
         return LocalTransport(PushoverClient(p.url, p.token, p.user_key, timeout=d.timeout,
-                                             max_connections=d.concurrency))
+                                             max_connections=d.concurrency, observe=observe))
     return RemoteTransport(p.url, p.token, p.user_key, timeout=d.timeout,
                            max_connections=d.concurrency, log_level=config.logging.level,
                            log_file=config.logging.file, secrets=config.secrets(),
-                           log_format=config.logging.format)
+                           log_format=config.logging.format, observe=observe)
 
 
 def build_senders(config: Config, pushover: Transport) -> dict[str, Sender]:
@@ -114,13 +124,38 @@ def build_senders(config: Config, pushover: Transport) -> dict[str, Sender]:
             "post": PostSender()}
 
 
-def build_worker(config: Config, store: Store, senders: dict[str, Sender]) -> DeliveryWorker:
+def build_worker(config: Config, store: Store, senders: dict[str, Sender],
+                 metrics: Metrics | None = None) -> DeliveryWorker:
     """The delivery worker with its retry policy and pacing from ``[pushoverd.delivery]``."""
     d = config.pushoverd.delivery
     policy = RetryPolicy(initial=d.retry_initial, maximum=d.retry_max, max_age=d.max_age)
     settings = WorkerSettings(concurrency=d.concurrency, poll_interval=d.poll_interval,
                               lease_timeout=d.lease_timeout)
-    return DeliveryWorker(store, senders, policy, settings)
+    if metrics is None:
+        return DeliveryWorker(store, senders, policy, settings)
+    return DeliveryWorker(store, senders, policy, settings, observe=metrics.delivery)
+
+
+def identity(config: Config) -> Identity:
+    """Kapacitor's cluster and server ids (stable for one database file) and hostname."""
+    where = str(store_path(config).absolute())
+    return Identity(str(uuid.uuid5(uuid.NAMESPACE_URL, f"pushoverd-cluster:{where}")),
+                    str(uuid.uuid5(uuid.NAMESPACE_URL, f"pushoverd-server:{where}")),
+                    config.hostname)
+
+
+def watch_state(metrics: Metrics, store: Store, worker: DeliveryWorker,
+                pushover: PushoverSender) -> None:
+    """What ``/metrics`` reads when scraped: the outbox (from the store, so right after a
+    restart), each kind's pause, the breaker and the last quota figures."""
+    async def refresh() -> None:
+        now = time.time()
+        metrics.set_outbox(await store.stats(), now)
+        metrics.set_paused({k: not worker.pauses.may_send(k, now) for k in worker.kinds})
+        limits = pushover.limits
+        metrics.set_pushover(pushover.breaker.open, *(
+            (limits.limit, limits.remaining, limits.reset) if limits else (None, None, None)))
+    metrics.on_scrape(refresh)
 
 
 def flood_rule(config: Config) -> FloodRule:
@@ -135,26 +170,32 @@ class Daemon:
     def __init__(self, loaded: LoadedConfig) -> None:
         self.config = config = loaded.config
         self.loaded = loaded
-        self.store = build_store(config)
+        self.metrics = Metrics()  # a registry of its own: several daemons may share a process
+        self.store = build_store(config, self.metrics)
         # What the config API can change; every part reads it from here when it needs it.
         self.settings = LiveSettings(config)
         self.config_service = ConfigService(config, self.store, self.settings)
-        self.transport = build_transport(config)
+        self.transport = build_transport(config, self.metrics.pushover_request)
         self.settings.on_change(self._settings_changed)
         self.senders = build_senders(config, self.transport)
-        self.worker = build_worker(config, self.store, self.senders)
+        self.worker = build_worker(config, self.store, self.senders, self.metrics)
         self.topics = TopicService(self.store, build_kinds(config, self.settings),
                                    on_enqueued=self.worker.notify, flood=flood_rule(config))
         self.receipts = ReceiptPoller(self.store, self.transport, receipt_poll_interval(config),
                                       directory=directory(config.pushoverd.recipients),
-                                      on_enqueued=self.worker.notify)
-        self.callbacks = CallbackReceiver(self.store,
-                                          directory=directory(config.pushoverd.recipients),
-                                          on_enqueued=self.worker.notify)
+                                      on_enqueued=self.worker.notify,
+                                      on_acknowledged=lambda: self.metrics.acknowledged("poll"))
+        self.callbacks = CallbackReceiver(
+            self.store, directory=directory(config.pushoverd.recipients),
+            on_enqueued=self.worker.notify,
+            on_acknowledged=lambda: self.metrics.acknowledged("callback"))
         self.aggregates = AggregateClock(self.topics)
         self.maintenance = Maintenance(self.store, self.topics.flush_floods,
                                        retention=config.pushoverd.delivery.retention,
                                        refresh=self.topics.refresh)
+        pushover = self.senders["pushover"]
+        assert isinstance(pushover, PushoverSender)
+        watch_state(self.metrics, self.store, self.worker, pushover)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
@@ -201,7 +242,7 @@ class Daemon:
         http = self.config.http
         tests = PushoverServiceTest(self.transport, self.settings.pushover_enabled)
         app = build_app(self.topics, self.store, self.worker, tests, self.callbacks,
-                        self.config_service)
+                        self.config_service, observed=(self.metrics, identity(self.config)))
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
                                      access_log_class=AccessLogger)

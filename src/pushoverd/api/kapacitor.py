@@ -9,6 +9,7 @@ from aiohttp import web
 
 from pushoverd.api import wire
 from pushoverd.api.http import json_response, no_content
+from pushoverd.api.metrics import METRICS
 from pushoverd.api.schemas import parse_alerts
 from pushoverd.errors import ValidationError
 from pushoverd.models import Level, valid_topic_id
@@ -96,6 +97,9 @@ async def post_events(request: web.Request) -> web.Response:
     events = parse_alerts(await request.read())
     if events:
         await _service(request).collect(topic, events)
+        if (metrics := request.app.get(METRICS)) is not None:
+            for event in events:
+                metrics.alert(topic, event.level.name)
     return no_content()
 
 

@@ -30,6 +30,12 @@ from pushoverd.store.base import Store
 
 log = logging.getLogger(__name__)
 AlertKey = tuple[str, str, str]
+Outcome = Callable[[str, str], None]
+"""Told of each attempt's outcome: the kind, and ``sent``, ``dead`` or ``retry`` (metrics)."""
+
+
+def _ignore(kind: str, outcome: str) -> None:
+    """No observer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +58,10 @@ class DeliveryWorker:
     """Drains the outbox through the senders, one per handler kind."""
 
     def __init__(self, store: Store, senders: Mapping[str, Sender], policy: RetryPolicy,
-                 settings: WorkerSettings, clock: Callable[[], float] = time.time) -> None:
+                 settings: WorkerSettings, clock: Callable[[], float] = time.time,
+                 observe: Outcome = _ignore) -> None:
         self._store = store
+        self._observe = observe
         self._senders = senders
         self._policy = policy
         self._settings = settings
@@ -207,6 +215,7 @@ class DeliveryWorker:
         sender = self._senders.get(d.kind)
         if sender is None:
             await self._store.mark_dead(d.id, f"no sender for kind {d.kind!r}", self._clock())
+            self._observe(d.kind, "dead")
             return True
         try:
             sent = await sender.send(d.payload)
@@ -214,6 +223,7 @@ class DeliveryWorker:
             return await self._failed(d, exc)
         except (ValueError, TypeError, KeyError) as exc:  # a stored payload it cannot read
             await self._store.mark_dead(d.id, f"invalid stored payload: {exc}", self._clock())
+            self._observe(d.kind, "dead")
             return True
         except Exception as exc:  # a bug in an integration must not wedge its alerts
             log.exception("the %s sender failed unexpectedly on delivery %d", d.kind, d.id)
@@ -223,6 +233,7 @@ class DeliveryWorker:
         self._record_success(asyncio.ensure_future(
             self._store.mark_sent(d.id, sent.request_id, sent.info, self._clock(),
                                   sent.receipt)))
+        self._observe(d.kind, "sent")
         if sent.info:
             log.warning("%s accepted delivery %d with a notice: %s", d.kind, d.id, sent.info)
         log.debug("delivery %d sent", d.id, extra={"fields": {
@@ -251,5 +262,7 @@ class DeliveryWorker:
     async def _record(self, d: Delivery, decision: Decision, now: float) -> None:
         if decision.action is Action.DEAD:
             await self._store.mark_dead(d.id, decision.error, now)
+            self._observe(d.kind, "dead")
         else:
             await self._store.mark_failed(d.id, decision.error, decision.retry_at or now, now)
+            self._observe(d.kind, "retry")

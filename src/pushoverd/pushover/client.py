@@ -12,7 +12,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 REDACTED = "[REDACTED]"
 _EXCERPT_LIMIT = 200
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+Observer = Callable[[str, str, float], None]
+"""Told of each request: its endpoint, its answer (an HTTP status, or ``error`` when none came)
+and how long it took in seconds (metrics; the client knows nothing of them)."""
 # Most specific first: ConnectTimeout is both a timeout and a connect failure.
 # httpx-aiohttp maps most aiohttp failures to ConnectTimeout; its cause says what happened.
 _AIOHTTP_KINDS: tuple[tuple[type[BaseException], str], ...] = (
@@ -179,8 +183,10 @@ class PushoverClient:
 
     def __init__(self, url: str, token: str, user_key: str, *, timeout: float = 10.0,
                  max_connections: int = 2,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 observe: Observer | None = None) -> None:
         self.reconfigure(url, token, user_key)
+        self._observe = observe or _ignore
         # Pushover allows 2 concurrent connections per client; the semaphore keeps callers
         # from queueing more requests than the pool serves at once.
         self._gate = asyncio.Semaphore(max_connections)
@@ -230,35 +236,41 @@ class PushoverClient:
             raise PushoverTransientError("no users/validate.json endpoint beside the messages URL")
         user = user or self._user_key
         body = urlencode([("token", self._token), ("user", user)])
-        return await self._post(self._validate_url, body, (self._token, self._user_key, user))
+        return await self._post(self._validate_url, body, (self._token, self._user_key, user),
+                                "validate")
 
     async def limits(self) -> RateLimit | None:
         """The application's quota from ``GET apps/limits.json`` (costs no message); None when
         the figures cannot be read. Raises like ``send`` when the request fails."""
-        response = await self._get("apps/limits.json")
+        response = await self._get("apps/limits.json", "limits")
         return _limits_body(_json_object(response))
 
     async def receipt(self, receipt: str) -> ReceiptStatus:
         """An emergency's receipt (``GET receipts/<receipt>.json``, no message spent; Pushover
         asks for no more than one check every 5 seconds). Raises like ``send``."""
-        payload = _json_object(await self._get(f"receipts/{quote(receipt, safe='')}.json"))
+        payload = _json_object(await self._get(f"receipts/{quote(receipt, safe='')}.json",
+                                                   "receipt"))
         return _receipt_body(payload or {})
 
     async def cancel_by_tag(self, tag: str) -> int:
         """Stop the repeats of every unacknowledged emergency carrying ``tag``; how many
         (``POST receipts/cancel_by_tag/<tag>.json``, no message spent)."""
         url = self._endpoint(f"receipts/cancel_by_tag/{quote(tag, safe='')}.json")
-        result = await self._post(url, urlencode([("token", self._token)]), (self._token,))
+        result = await self._post(url, urlencode([("token", self._token)]), (self._token,),
+                                  "cancel")
         return result.canceled
 
-    async def _get(self, endpoint: str) -> httpx.Response:
+    async def _get(self, endpoint: str, name: str) -> httpx.Response:
         url = self._endpoint(endpoint)
         async with self._gate:
+            started = time.perf_counter()
             try:
                 response = await self._http.get(url, params={"token": self._token})
             except httpx.RequestError as exc:
+                self._observe(name, "error", time.perf_counter() - started)
                 text = f"Pushover {_transport_kind(exc)} ({self._host}): {type(exc).__name__}"
                 raise PushoverTransientError(text) from None
+            self._observe(name, str(response.status_code), time.perf_counter() - started)
         _classify(response, (self._token,))
         return response
 
@@ -272,20 +284,29 @@ class PushoverClient:
         """POST one message; raise a ``PushoverError`` subclass when it was not accepted."""
         body = urlencode(message.form(self._token, self._user_key))
         return await self._post(self._url, body,
-                                (self._token, self._user_key, *message.user.split(",")))
+                                (self._token, self._user_key, *message.user.split(",")),
+                                "messages")
 
-    async def _post(self, url: str, body: str, secrets: tuple[str, ...]) -> SendResult:
+    async def _post(self, url: str, body: str, secrets: tuple[str, ...],
+                    name: str) -> SendResult:
         async with self._gate:
+            started = time.perf_counter()
             try:
                 response = await self._http.post(url, content=body)
             except httpx.RequestError as exc:
+                self._observe(name, "error", time.perf_counter() - started)
                 kind = _transport_kind(exc)
                 log.debug("POST to %s failed: %s", self._host, kind)
                 text = f"Pushover {kind} ({self._host}): {type(exc).__name__}: {exc}"
                 # "from None": the httpx error holds the request, whose body holds the token.
                 raise PushoverTransientError(redact(text, secrets)) from None
+            self._observe(name, str(response.status_code), time.perf_counter() - started)
         log.debug("POST to %s answered %d", self._host, response.status_code)
         return _classify(response, secrets)
+
+
+def _ignore(endpoint: str, code: str, seconds: float) -> None:
+    """No observer: nothing to tell."""
 
 
 def aiohttp_transport(max_connections: int) -> httpx.AsyncBaseTransport:

@@ -49,7 +49,7 @@ from pushoverd.store.base import (
     Summarizer,
     requeueable,
 )
-from pushoverd.store.writer import GroupWriter
+from pushoverd.store.writer import CommitObserver, GroupWriter
 from pushoverd.timefmt import format_rfc3339nano, parse_rfc3339nano
 
 T = TypeVar("T")
@@ -86,11 +86,12 @@ class SQLiteStore:
     """The Store protocol on one SQLite database file."""
 
     def __init__(self, path: str | Path, synchronous: str = "FULL", readers: int = 2,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_commit: CommitObserver | None = None) -> None:
         self.path = str(path)
         self._synchronous = synchronous
         self._clock = clock
-        self._writer = GroupWriter(self._connect)
+        self._writer = GroupWriter(self._connect, on_commit=on_commit)
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="sqlite-reader")
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []

@@ -15,6 +15,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,8 @@ from pushoverd.errors import StoreError
 T = TypeVar("T")
 Write = Callable[[sqlite3.Connection], Any]
 _Item = tuple[Write, asyncio.Future[Any], asyncio.AbstractEventLoop]
+CommitObserver = Callable[[int, float], None]
+"""Told of each group commit, in the writer thread: how many writes, and seconds taken."""
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,10 @@ log = logging.getLogger(__name__)
 class GroupWriter:
     """Runs write functions on one connection, committing them in groups."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int = 1024) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], max_batch: int = 1024,
+                 on_commit: CommitObserver | None = None) -> None:
         self._connect = connect
+        self._on_commit = on_commit
         self._conn: sqlite3.Connection | None = None
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
@@ -101,6 +106,7 @@ class GroupWriter:
         _resolve(batch, outcomes)
 
     def _group(self, conn: sqlite3.Connection, batch: list[_Item]) -> list[tuple[bool, Any]]:
+        started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         try:
             outcomes = [(True, fn(conn)) for fn, _, _ in batch]
@@ -109,9 +115,12 @@ class GroupWriter:
             _rollback(conn)
             raise
         self.commits += 1
+        if self._on_commit is not None:
+            self._on_commit(len(batch), time.perf_counter() - started)
         return outcomes
 
     def _alone(self, conn: sqlite3.Connection, fn: Write) -> tuple[bool, Any]:
+        started = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
             result = fn(conn)
@@ -123,6 +132,8 @@ class GroupWriter:
                 exc = StoreError(f"store write failed: {exc}")
             return False, exc
         self.commits += 1
+        if self._on_commit is not None:
+            self._on_commit(1, time.perf_counter() - started)
         return True, result
 
 

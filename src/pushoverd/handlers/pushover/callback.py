@@ -54,8 +54,10 @@ class CallbackReceiver:
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time,
                  directory: Mapping[str, Recipient] | None = None,
-                 on_enqueued: Callable[[], None] = lambda: None) -> None:
+                 on_enqueued: Callable[[], None] = lambda: None,
+                 on_acknowledged: Callable[[], None] = lambda: None) -> None:
         self._store = store
+        self._on_acknowledged = on_acknowledged  # metrics
         self._clock = clock
         self._directory = dict(directory or {})
         self._on_enqueued = on_enqueued
@@ -72,6 +74,7 @@ class CallbackReceiver:
         if form.get("acknowledged") == "1":
             update = _acknowledgement(form, self._clock(), self._directory)
             if await record(self._store, delivery, update, self._clock()):
+                self._on_acknowledged()
                 self._on_enqueued()
         return True
 

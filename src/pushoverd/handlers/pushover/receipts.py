@@ -81,8 +81,10 @@ class ReceiptPoller:
     def __init__(self, store: Store, transport: Transport, interval: float,
                  clock: Callable[[], float] = time.time, tick: float = 1.0,
                  batch: int = 20, directory: Mapping[str, Recipient] | None = None,
-                 on_enqueued: Callable[[], None] = lambda: None) -> None:
+                 on_enqueued: Callable[[], None] = lambda: None,
+                 on_acknowledged: Callable[[], None] = lambda: None) -> None:
         self._store = store
+        self._on_acknowledged = on_acknowledged  # metrics
         self._transport = transport
         self._interval = interval
         self._clock = clock
@@ -109,6 +111,7 @@ class ReceiptPoller:
                 update = await self._escalate_if_due(delivery, update, now)
             if await record(self._store, delivery, update, self._clock()) and (
                     update.state is ReceiptState.ACKNOWLEDGED):
+                self._on_acknowledged()
                 self._on_enqueued()
         return len(due)
 

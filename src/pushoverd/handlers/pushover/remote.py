@@ -7,6 +7,8 @@ length-prefixed JSON frames on a socket pair, and their results or errors come b
 way. The child is started (and answers a ping) before the daemon accepts its first alert.
 New credentials from the config API reach it as a ``configure`` frame (with the secrets its
 log must now redact), and a child started later is started with them.
+The child times each HTTP request it makes and hands the figures back with its next answer,
+so the daemon's metrics show them (``observe``).
 When the daemon dies the child reads end-of-file and exits; when the child dies the requests
 it had in hand fail as transient (they are retried) and the next request starts a new child.
 """
@@ -32,7 +34,13 @@ from pushoverd.errors import (
     PushoverRejected,
     PushoverTransientError,
 )
-from pushoverd.pushover.client import PushoverClient, RateLimit, ReceiptStatus, SendResult
+from pushoverd.pushover.client import (
+    Observer,
+    PushoverClient,
+    RateLimit,
+    ReceiptStatus,
+    SendResult,
+)
 from pushoverd.pushover.message import Message
 
 log = logging.getLogger(__name__)
@@ -111,7 +119,9 @@ class RemoteTransport:
 
     def __init__(self, url: str, token: str, user_key: str, *, timeout: float,
                  max_connections: int, log_level: str, log_file: str,
-                 secrets: Iterable[str], log_format: str = "logfmt") -> None:
+                 secrets: Iterable[str], log_format: str = "logfmt",
+                 observe: Observer | None = None) -> None:
+        self._observe = observe
         self._args = (url, token, user_key, timeout, max_connections, log_level, log_file,
                       log_format, list(secrets))
         self._process: multiprocessing.process.BaseProcess | None = None
@@ -206,6 +216,7 @@ class RemoteTransport:
         try:
             while True:
                 reply = await _read_frame(reader)
+                self._replay(reply.get("observed", ()))
                 future = self._pending.pop(reply["id"], None)
                 if future is None or future.done():
                     continue
@@ -217,6 +228,12 @@ class RemoteTransport:
             pass
         finally:
             self._fail_pending()
+
+    def _replay(self, observed: Iterable[list[Any]]) -> None:
+        """Record the requests the child timed (endpoint, answer, seconds)."""
+        if self._observe is not None:
+            for endpoint, code, seconds in observed:
+                self._observe(str(endpoint), str(code), float(seconds))
 
     def _fail_pending(self) -> None:
         if self._writer is not None:
@@ -255,11 +272,14 @@ def child_main(sock: socket.socket, url: str, token: str, user_key: str, timeout
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logs.setup(log_level, log_file, secrets, log_format)
-    client = PushoverClient(url, token, user_key, timeout=timeout, max_connections=max_connections)
-    asyncio.run(_serve(sock, client, grace=timeout + 1.0))
+    observed: list[tuple[str, str, float]] = []
+    client = PushoverClient(url, token, user_key, timeout=timeout, max_connections=max_connections,
+                            observe=lambda *figures: observed.append(figures))
+    asyncio.run(_serve(sock, client, grace=timeout + 1.0, observed=observed))
 
 
-async def _serve(sock: socket.socket, client: PushoverClient, grace: float) -> None:
+async def _serve(sock: socket.socket, client: PushoverClient, grace: float,
+                 observed: list[tuple[str, str, float]] | None = None) -> None:
     reader, writer = await asyncio.open_connection(sock=sock)
     running: set[asyncio.Task[None]] = set()
     async with client:
@@ -268,7 +288,7 @@ async def _serve(sock: socket.socket, client: PushoverClient, grace: float) -> N
                 request = await _read_frame(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 break
-            task = asyncio.create_task(_answer(client, request, writer))
+            task = asyncio.create_task(_answer(client, request, writer, observed))
             running.add(task)
             task.add_done_callback(running.discard)
         if running:  # sends already in hand finish, even though nobody may read the answer
@@ -277,7 +297,8 @@ async def _serve(sock: socket.socket, client: PushoverClient, grace: float) -> N
 
 
 async def _answer(client: PushoverClient, request: dict[str, Any],
-                  writer: asyncio.StreamWriter) -> None:
+                  writer: asyncio.StreamWriter,
+                  observed: list[tuple[str, str, float]] | None = None) -> None:
     reply: dict[str, Any] = {"id": request["id"]}
     try:
         reply["result"] = await _perform(client, request)
@@ -285,6 +306,9 @@ async def _answer(client: PushoverClient, request: dict[str, Any],
         reply["error"] = _error_json(exc)
     except (ValueError, TypeError, KeyError) as exc:
         reply["error"] = {"type": "ValueError", "message": str(exc)}
+    if observed:  # this request's figures, and any a request whose answer was lost left
+        reply["observed"] = observed[:]
+        observed.clear()
     with contextlib.suppress(ConnectionError, RuntimeError):
         writer.write(_frame(reply))
         await writer.drain()
