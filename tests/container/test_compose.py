@@ -173,6 +173,7 @@ def test_a_point_written_to_kapacitor_reaches_pushover(
                        "?db=telegraf&rp=autogen",
                        content="cpu,host=web-1 usage_idle=3").raise_for_status()
             (sent,) = fake.wait_for(1)
+            listed = _kapacitor_cli(pushoverd_port, "list", "topic-handlers")
         finally:
             proc.terminate()
             proc.wait(10)
@@ -180,6 +181,17 @@ def test_a_point_written_to_kapacitor_reaches_pushover(
         daemon.stop()
     assert (sent.form["title"], sent.form["priority"]) == ("CPU CRITICAL on web-1", "1")
     assert sent.form["message"].startswith("cpu:host=web-1 is CRITICAL")
+    # README: pushoverd's handlers, listed with Kapacitor's CLI (when it is there too).
+    assert listed is None or re.search(r"^cpu\s+cpu-oncall\s+pushover\s*$", listed, re.M), listed
+
+
+def _kapacitor_cli(port: int, *args: str) -> str | None:
+    cli_path = KAPACITORD.parent / "kapacitor"
+    if not cli_path.exists():
+        return None
+    done = subprocess.run([str(cli_path), "-url", f"http://127.0.0.1:{port}", *args],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return done.stdout
 
 
 def _kapacitord(folder: Path, port: int, pushoverd_port: int) -> subprocess.Popen[bytes]:
