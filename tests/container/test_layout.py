@@ -16,6 +16,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,7 +41,7 @@ def image() -> Iterator[layout.Layout]:
     """The image's files, built once for this module."""
     python = layout.interpreter(USER_IDS)
     if python is None:
-        pytest.skip(f"no Python {os.sys.version_info[:2]} that uid {USER_IDS} can run")
+        pytest.skip(f"no Python {sys.version_info[:2]} that uid {USER_IDS} can run")
     # Not under pytest's tmp folder: that is private to us, and the image's user must get in.
     root = Path(tempfile.mkdtemp(prefix="pushoverd-image-"))
     root.chmod(0o755)
