@@ -1,6 +1,7 @@
-"""``pushoverd [run|config|check|version] [-config PATH]``: argv -> config -> the daemon.
+"""``pushoverd [run|config|check|healthcheck|version] [-config PATH]``: argv -> config -> daemon.
 
-Startup errors become exit codes: 0 ok, 1 invalid config or handler files, 2 bad usage.
+Startup errors become exit codes: 0 ok, 1 invalid config or handler files (or, for
+``healthcheck``, no 204 from ping), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 
 from pushoverd import config as config_module
+from pushoverd import healthcheck as health
 from pushoverd import logs
 from pushoverd.app import Daemon, build_kinds
 from pushoverd.config.render import config_text
@@ -23,7 +25,7 @@ from pushoverd.topics.files import file_error, handler_dir, load_dir
 from pushoverd.topics.forwarding import check_no_cycle
 from pushoverd.topics.service import compile_spec
 
-COMMANDS = ("run", "config", "check", "version")
+COMMANDS = ("run", "config", "check", "healthcheck", "version")
 
 
 def _version() -> str:
@@ -38,8 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="pushoverd", description="Kapacitor alert topics in, Pushover notifications out.")
     parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
                         help="run the daemon (default), print the effective config (the defaults "
-                             "without a file), check the config and handler files, or print "
-                             "the version")
+                             "without a file), check the config and handler files, ping the "
+                             "daemon this config describes (exit 0 on 204), or print the version")
     parser.add_argument("-config", "--config", dest="config", default=None,
                         help="config file (else $PUSHOVERD_CONFIG_PATH, $KAPACITOR_CONFIG_PATH)")
     return parser
@@ -95,6 +97,18 @@ def _handler_file_problems(config: config_module.Config) -> list[str]:
     return problems
 
 
+def healthcheck(path_arg: str | None) -> int:
+    """Ping the daemon at the config's bind address: 0 if it answers 204, else 1."""
+    loaded = _load_or_report(path_arg)
+    if loaded is None:
+        return 1
+    url = health.ping_url(loaded.config.http)
+    problem = health.ping(url)
+    print(f"unhealthy: {problem}" if problem else f"ok: {url}",
+          file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
+
+
 def print_config(path_arg: str | None) -> int:
     """Print the effective config (the file plus the environment, validated, paths resolved,
     secrets redacted) as ``kapacitord config`` does; with no file, the defaults."""
@@ -133,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "check":
         return check(args.config)
+    if args.command == "healthcheck":
+        return healthcheck(args.config)
     return run(args.config)
 
 
