@@ -186,8 +186,8 @@ class RemoteTransport:
         call_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
-        try:
-            writer.write(_frame({"id": call_id, **request}))
+        try:  # the child's log lines for it name the request that caused it, as ours do
+            writer.write(_frame({"id": call_id, "origin": logs.REQUEST_ID.get(), **request}))
             await writer.drain()
         except (ConnectionError, RuntimeError) as exc:
             self._pending.pop(call_id, None)
@@ -301,7 +301,8 @@ async def _answer(client: PushoverClient, request: dict[str, Any],
                   observed: list[tuple[str, str, float]] | None = None) -> None:
     reply: dict[str, Any] = {"id": request["id"]}
     try:
-        reply["result"] = await _perform(client, request)
+        with logs.request_context(request.get("origin")):
+            reply["result"] = await _perform(client, request)
     except PushoverError as exc:
         reply["error"] = _error_json(exc)
     except (ValueError, TypeError, KeyError) as exc:

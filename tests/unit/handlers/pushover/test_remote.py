@@ -4,15 +4,18 @@ intact, ``start()`` has the child ready before the first alert, and a dead child
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from tests.conftest import TOKEN, USER
 from tests.fakes.pushover import FakePushover
 
+from pushoverd import logs
 from pushoverd.errors import PushoverRateLimited, PushoverRejected, PushoverTransientError
 from pushoverd.handlers.pushover import RemoteTransport
 from pushoverd.pushover import RateLimit
@@ -144,3 +147,20 @@ async def test_a_child_started_after_reconfigure_gets_the_new_credentials(
     fake.token, fake.users = NEW_TOKEN, {NEW_USER}
     await transport.send(payload("first send starts the child"))
     assert fake.accepted[-1].form["token"] == NEW_TOKEN
+
+
+async def test_the_childs_log_lines_name_the_request_that_caused_the_send(
+        fake: FakePushover, tmp_path: Path) -> None:
+    log_file = tmp_path / "child.log"
+    remote = RemoteTransport(fake.url, TOKEN, USER, timeout=2.0, max_connections=2,
+                             log_level="DEBUG", log_file=str(log_file), secrets=[TOKEN, USER],
+                             log_format="json")
+    try:
+        with logs.request_context("rid-42"):
+            await remote.send(payload("disk full"))
+        await remote.send(payload("no request"))
+    finally:
+        await remote.aclose()
+    lines = [json.loads(x) for x in log_file.read_text().splitlines()]
+    answered = [x for x in lines if x["msg"].endswith("answered 200")]
+    assert [x.get("request-id") for x in answered] == ["rid-42", None]
