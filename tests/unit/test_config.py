@@ -91,10 +91,13 @@ def test_kapacitor_default_conf_loads_and_reports_ignored() -> None:
     assert c.logging.level == "DEBUG" and c.pushover.enabled is False
     assert c.pushoverd.store.path == "/var/lib/kapacitor/pushoverd.db"
     for name in ("influxdb", "smtp", "storage", "alert", "slack",
-                 "http.auth-enabled", "http.shared-secret", "deadman"):
+                 "http.pprof-enabled", "http.write-tracing", "deadman"):
         assert name in loaded.ignored
-    for name in ("pushover", "http", "skip-config-overrides", "config-override", "httppost"):
+    for name in ("pushover", "http", "skip-config-overrides", "config-override", "httppost",
+                 "http.auth-enabled", "http.shared-secret", "http.https-enabled",
+                 "http.https-certificate"):
         assert name not in loaded.ignored
+    assert c.http.https_certificate == "/etc/ssl/kapacitor.pem" and not c.http.auth_enabled
     assert c.config_override.enabled is True and c.skip_config_overrides is False
     assert [e.endpoint for e in c.httppost] == ["example"]
     assert len(loaded.ignored) == len(set(loaded.ignored))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from pushoverd.api import callback, config, kapacitor, outbox, servicetests
+from pushoverd.api.auth import AuthGuard
 from pushoverd.api.http import kapacitor_middleware
 from pushoverd.configservice import ConfigService
 from pushoverd.delivery.worker import DeliveryWorker
@@ -19,10 +20,13 @@ MAX_BODY = 16 * 1024 * 1024
 def build_app(topics: TopicService, store: Store, worker: DeliveryWorker,
               tests: PushoverServiceTest | None = None,
               callbacks: CallbackReceiver | None = None,
-              config_service: ConfigService | None = None) -> web.Application:
+              config_service: ConfigService | None = None,
+              guard: AuthGuard | None = None) -> web.Application:
     """The web application over the topic service and the outbox (and service tests, the
-    config override API)."""
-    app = web.Application(middlewares=[kapacitor_middleware], client_max_size=MAX_BODY)
+    config override API); ``guard`` demands credentials on every route it does not list open."""
+    # The guard runs inside kapacitor_middleware, so its refusals get Kapacitor's headers too.
+    middlewares = [kapacitor_middleware] + ([guard.middleware] if guard else [])
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[kapacitor.SERVICE] = topics
     app[outbox.STORE] = store
     app[outbox.WORKER] = worker
