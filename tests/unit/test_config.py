@@ -365,9 +365,9 @@ def test_default_config_text_round_trips(tmp_path: Path) -> None:
 def test_default_config_text_comments_every_key() -> None:
     lines = default_config_text().splitlines()
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
-    # top level (hostname, data_dir, skip-config-overrides), http, logging, load,
-    # config-override, pushover, public-url, store, delivery, flood, receipts
-    assert len(keys) == 3 + 3 + 2 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
+    # top level (hostname, data_dir, skip-config-overrides), http (with auth and https),
+    # logging, load, config-override, pushover, public-url, store, delivery, flood, receipts
+    assert len(keys) == 3 + 8 + 2 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 

@@ -19,8 +19,8 @@ import math
 
 from aiohttp import web
 
-from pushoverd.api.http import USER, Handler, json_response
-from pushoverd.api.wire import error_body
+from pushoverd.api import wire
+from pushoverd.api.http import JSON_TYPE, USER, Handler
 from pushoverd.auth import Authenticator, FailureLimiter, parse_credentials
 from pushoverd.auth.privileges import required_privileges
 from pushoverd.errors import Unauthorized
@@ -40,15 +40,14 @@ def is_open(request: web.Request) -> bool:
     """Whether ``request`` matched a route that needs no credentials."""
     if request.method == "OPTIONS":
         return True
-    route = request.match_info.route
-    resource = route.resource
-    if resource is None or isinstance(request.match_info, web.MatchInfoError):
-        return False
-    return (request.method, resource.canonical) in OPEN_ROUTES
+    resource = request.match_info.route.resource  # None when no route matched (404, 405)
+    return resource is not None and (request.method, resource.canonical) in OPEN_ROUTES
 
 
 def _refusal(message: str, status: int) -> web.Response:
-    return json_response(error_body(message), status, pretty=False)  # auth errors: compact
+    # Kapacitor writes auth errors with json.Marshal: compact, no trailing newline.
+    body = wire.go_json(wire.error_body(message), pretty=False).rstrip(b"\n")
+    return web.Response(body=body, status=status, headers={"Content-Type": JSON_TYPE})
 
 
 class AuthGuard:

@@ -54,5 +54,6 @@ class FailureLimiter:
         record.blocked_until = now + self.cooldown
         return True
 
-    def __len__(self) -> int:
+    def tracked(self) -> int:
+        """How many addresses are remembered."""
         return len(self._records)

@@ -105,7 +105,7 @@ def _find_line(text: str, loc: tuple[str, ...], element: int = 0) -> int | None:
 
 def _scan(text: str, table: str, key: str | None, element: int = 0) -> int | None:
     key_line = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""") if key else None
-    current, seen = "", -1
+    current, seen = "", (0 if not table else -1)  # the root table has no header
     for number, line in enumerate(text.splitlines(), 1):
         header = _HEADER.match(line)
         if header:
