@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
 
 import bcrypt
@@ -146,13 +148,25 @@ def test_the_context_loads_a_certificate_with_its_key_in_either_file(tmp_path: P
 
 
 def test_unloadable_certificates_are_one_line_startup_errors(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
+    cert, _ = self_signed(tmp_path)
     with pytest.raises(StartupError) as missing:
         server_context(str(tmp_path / "nope.pem"))
     assert "No such file or directory" in str(missing.value) and "\n" not in str(missing.value)
     with pytest.raises(StartupError) as no_key:
         server_context(str(cert))  # the key is elsewhere
     assert "https-private-key" in str(no_key.value) and "\n" not in str(no_key.value)
+
+
+def test_an_encrypted_key_is_refused_without_a_prompt(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to encrypt a key")
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-passout", "pass:abcd", "-days", "1",
+                    "-subj", "/CN=x", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with pytest.raises(StartupError, match="encrypted"):
+        server_context(str(cert), str(key))
 
 
 # --- exposure warnings -------------------------------------------------------------------------
