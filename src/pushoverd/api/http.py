@@ -31,8 +31,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 USER = web.RequestKey("authenticated_user", User)
 """The user the auth middleware authenticated (absent when auth is off or the route is open)."""
 
-_STATUS = ((ValidationError, 400), (Unauthorized, 401), (Forbidden, 403), (NotFound, 404), (Conflict, 409),
-           (StoreError, 500))
+_STATUS = ((ValidationError, 400), (Unauthorized, 401), (Forbidden, 403), (NotFound, 404),
+           (Conflict, 409), (StoreError, 500))
 _CORS_METHODS = "DELETE, GET, OPTIONS, POST, PATCH"
 _CORS_HEADERS = ("Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, "
                  "X-CSRF-Token, X-HTTP-Method-Override")
