@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from tests.conftest import TOKEN, USER
 
+from pushoverd.api.auth import AuthGuard
 from pushoverd.api.debugvars import Identity
 from pushoverd.api.server import build_app
 from pushoverd.configservice import ConfigService
@@ -24,6 +25,7 @@ from pushoverd.handlers.pushover import (
     PushoverServiceTest,
     Transport,
 )
+from pushoverd.handlers.pushover.callback import CallbackReceiver
 from pushoverd.handlers.registry import KindRegistry
 from pushoverd.metrics import Metrics
 from pushoverd.pushover.client import PushoverClient
@@ -46,9 +48,11 @@ class Wired:
 async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREACHABLE,
                service_tests: bool = False,
                config_service: ConfigService | None = None,
-               observed: tuple[Metrics, Identity] | None = None) -> Wired:
-    """The API over ``store`` (open) with a worker that is not started: deliveries stay in the
-    outbox for the test to inspect unless it starts the worker."""
+               observed: tuple[Metrics, Identity] | None = None,
+               guard: AuthGuard | None = None) -> Wired:
+    """The API over ``store`` (open, or behind ``guard``, with the callback route) with a
+    worker that is not started: deliveries stay in the outbox for the test to inspect unless
+    it starts the worker."""
     transport = LocalTransport(PushoverClient(pushover_url, TOKEN, USER, timeout=2.0))
     post = PostSender()
     senders = {"pushover": PushoverSender(transport), "log": LogSender(), "post": post}
@@ -58,8 +62,9 @@ async def wire(store: Store, *, enabled: bool = True, pushover_url: str = UNREAC
     topics = TopicService(store, kinds, on_enqueued=worker.notify, flood=NO_FLOOD_LIMIT)
     await topics.start()
     tests = PushoverServiceTest(transport, enabled) if service_tests else None
-    app = build_app(topics, store, worker, tests, config_service=config_service,
-                    observed=observed)
+    callbacks = CallbackReceiver(store) if guard else None
+    app = build_app(topics, store, worker, tests, callbacks, config_service=config_service,
+                    observed=observed, guard=guard)
 
     async def close(_: web.Application) -> None:
         await worker.stop(1.0)

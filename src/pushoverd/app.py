@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import logging
 import signal
+import ssl
 import time
 import uuid
 from collections.abc import Callable
@@ -14,10 +16,13 @@ from pathlib import Path
 from aiohttp import web
 
 from pushoverd import logs
+from pushoverd.api.auth import AuthGuard
 from pushoverd.api.debugvars import Identity
 from pushoverd.api.http import AccessLogger
 from pushoverd.api.server import build_app
-from pushoverd.config import Config, LoadedConfig
+from pushoverd.api.tls import server_context
+from pushoverd.auth import Authenticator, FailureLimiter
+from pushoverd.config import Config, HTTPConfig, LoadedConfig
 from pushoverd.configservice import ConfigService
 from pushoverd.delivery.base import Sender
 from pushoverd.delivery.retry import RetryPolicy
@@ -164,6 +169,52 @@ def flood_rule(config: Config) -> FloodRule:
     return FloodRule(flood.rate if flood.enabled else 0, flood.interval)
 
 
+def build_guard(config: Config) -> AuthGuard | None:
+    """The auth middleware's guard when ``[http] auth-enabled``, else None (the API is open)."""
+    if not config.http.auth_enabled:
+        return None
+    authenticator = Authenticator(config.pushoverd.users, config.http.shared_secret)
+    return AuthGuard(authenticator, FailureLimiter())
+
+
+def build_ssl_context(http: HTTPConfig) -> ssl.SSLContext | None:
+    """The TLS context when ``[http] https-enabled``; raises StartupError if it cannot load."""
+    if not http.https_enabled:
+        return None
+    return server_context(http.https_certificate, http.https_private_key)
+
+
+MIN_SECRET_BYTES = 32
+"""RFC 7518 §3.2: an HMAC key at least as long as the hash (32 bytes for HS256, 64 for HS512)."""
+
+
+def exposure_warnings(http: HTTPConfig) -> list[str]:
+    """What to warn about how the API is exposed: open to the network, passwords in clear."""
+    warnings = []
+    local = is_loopback(http.host)
+    if not http.auth_enabled and not local:
+        warnings.append(f"the HTTP API is open to the network: [http] bind-address "
+                        f"\"{http.bind_address}\" is not loopback and auth-enabled is false, so "
+                        "anyone who reaches the port can read and change topics and handlers")
+    if http.auth_enabled and not http.https_enabled and not local:
+        warnings.append("[http] auth-enabled without https-enabled: passwords and tokens cross "
+                        "the network in clear text")
+    if http.auth_enabled and 0 < len(http.shared_secret.encode()) < MIN_SECRET_BYTES:
+        warnings.append(f"[http] shared-secret is shorter than {MIN_SECRET_BYTES} bytes: "
+                        "tokens signed with it are easier to forge")
+    return warnings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind host only accepts local connections (empty means every interface)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # "" (every interface) or a host name: assume reachable
+        return False
+
+
 class Daemon:
     """pushoverd, assembled: store, topic service, worker and HTTP API."""
 
@@ -241,19 +292,25 @@ class Daemon:
     async def _serve(self) -> None:
         http = self.config.http
         tests = PushoverServiceTest(self.transport, self.settings.pushover_enabled)
+        context = build_ssl_context(http)  # before anything listens: a bad file stops here
         app = build_app(self.topics, self.store, self.worker, tests, self.callbacks,
-                        self.config_service, observed=(self.metrics, identity(self.config)))
+                        self.config_service, observed=(self.metrics, identity(self.config)),
+                        guard=build_guard(self.config))
         self._runner = web.AppRunner(app, access_log=log if http.log_enabled else None,
                                      shutdown_timeout=http.shutdown_timeout,
                                      access_log_class=AccessLogger)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, http.host or None, http.port)
+        site = web.TCPSite(self._runner, http.host or None, http.port, ssl_context=context)
         try:
             await site.start()
         except OSError as exc:
             raise StartupError(f"cannot listen on {http.bind_address}: {exc.strerror}") from None
         self.port = _bound_port(self._runner)
-        log.info("listening", extra={"fields": {"address": f"{http.host}:{self.port}"}})
+        for warning in exposure_warnings(http):
+            log.warning(warning)
+        log.info("listening", extra={"fields": {
+            "address": f"{http.host}:{self.port}", "protocol": "https" if context else "http",
+            "auth": "enabled" if http.auth_enabled else "disabled"}})
 
     async def stop(self) -> None:
         """Stop accepting, let sends in flight finish within the grace period, close."""

@@ -1,4 +1,5 @@
-"""``pushoverd [run|config|check|healthcheck|version] [-config PATH]``: argv -> config -> daemon.
+"""``pushoverd [run|config|check|healthcheck|hash-password|version] [-config PATH]``: argv ->
+config -> daemon.
 
 Startup errors become exit codes: 0 ok, 1 invalid config or handler files (or, for
 ``healthcheck``, no 204 from ping), 2 bad usage.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from pushoverd import config as config_module
 from pushoverd import healthcheck as health
 from pushoverd import logs
 from pushoverd.app import Daemon, build_kinds
+from pushoverd.auth import hash_password
 from pushoverd.config.render import config_text
 from pushoverd.errors import ConfigError, PushoverdError
 from pushoverd.handlers.base import Forwarder
@@ -25,7 +28,7 @@ from pushoverd.topics.files import file_error, handler_dir, load_dir
 from pushoverd.topics.forwarding import check_no_cycle
 from pushoverd.topics.service import compile_spec
 
-COMMANDS = ("run", "config", "check", "healthcheck", "version")
+COMMANDS = ("run", "config", "check", "healthcheck", "hash-password", "version")
 
 
 def _version() -> str:
@@ -41,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("command", nargs="?", default="run", choices=COMMANDS,
                         help="run the daemon (default), print the effective config (the defaults "
                              "without a file), check the config and handler files, ping the "
-                             "daemon this config describes (exit 0 on 204), or print the version")
+                             "daemon this config describes (exit 0 on 204), print a bcrypt "
+                             "hash of a password read from stdin for [[pushoverd.users]], or "
+                             "print the version")
     parser.add_argument("-config", "--config", dest="config", default=None,
                         help="config file (else $PUSHOVERD_CONFIG_PATH, $KAPACITOR_CONFIG_PATH)")
     return parser
@@ -122,6 +127,26 @@ def print_config(path_arg: str | None) -> int:
     return 0
 
 
+def read_password() -> str:
+    """The password: asked twice without echo on a terminal, else stdin's first line."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise ValueError("the passwords differ")
+        return password
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+def print_password_hash() -> int:
+    """Print the bcrypt hash of a password read from stdin (never the password itself)."""
+    try:
+        print(hash_password(read_password()))
+    except ValueError as exc:
+        print(f"pushoverd hash-password: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run(path_arg: str | None) -> int:
     """Run the daemon until SIGINT/SIGTERM."""
     loaded = _load_or_report(path_arg)
@@ -149,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check(args.config)
     if args.command == "healthcheck":
         return healthcheck(args.config)
+    if args.command == "hash-password":
+        return print_password_hash()
     return run(args.config)
 
 

@@ -6,6 +6,7 @@
     ├── HandlerFileError            a handler file cannot be read or validated
     ├── ValidationError             client input is invalid (HTTP 400)
     │   └── InvalidHandlerSpec      a handler spec is refused (HTTP 400)
+    ├── Unauthorized                the request's credentials are missing or wrong (HTTP 401)
     ├── Forbidden                   the request is not allowed here (HTTP 403)
     ├── NotFound                    the named topic, event or handler does not exist (HTTP 404)
     ├── Conflict                    the request collides with existing state (HTTP 409)
@@ -58,6 +59,10 @@ class ValidationError(PushoverdError):
 
 class InvalidHandlerSpec(ValidationError):
     """A handler spec was refused; answered with HTTP 400."""
+
+
+class Unauthorized(PushoverdError):
+    """The request carries no credentials, or ones that do not authenticate (HTTP 401)."""
 
 
 class Forbidden(PushoverdError):

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -41,9 +42,14 @@ def write_config(folder: Path, pushover_url: str, port: int, load_dir: Path | No
 class Daemon:
     """``pushoverd -config PATH`` as a child process."""
 
-    def __init__(self, config: Path, port: int) -> None:
+    def __init__(self, config: Path, port: int, *, scheme: str = "http",
+                 verify: bool | ssl.SSLContext = True,
+                 auth: tuple[str, str] | None = None) -> None:
+        """``scheme``/``verify`` for an HTTPS daemon (``verify``: a context trusting its cert);
+        ``auth``: the (user, password) every request but ping sends."""
         self.config, self.port = config, port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
+        self.verify, self.auth = verify, auth
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> Daemon:
@@ -58,7 +64,9 @@ class Daemon:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited: {self.proc.stderr.read().decode()}")
             try:
-                if httpx.get(f"{self.url}/kapacitor/v1/ping", timeout=0.5).status_code == 204:
+                ping = httpx.get(f"{self.url}/kapacitor/v1/ping", timeout=0.5,
+                                 verify=self.verify)  # open even with auth-enabled
+                if ping.status_code == 204:
                     return self
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -77,10 +85,13 @@ class Daemon:
         """POST one alert (JSON text or an object) to ``topic``, as Kapacitor's post handler."""
         content = body if isinstance(body, str) else json.dumps(body)
         return httpx.post(f"{self.url}/kapacitor/v1/alerts/topics/{topic}/events",
-                          content=content, headers={"Content-Type": "application/json"})
+                          content=content, headers={"Content-Type": "application/json"},
+                          verify=self.verify, auth=self.auth)
 
     def call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         """One request to the daemon's API."""
+        kwargs.setdefault("verify", self.verify)
+        kwargs.setdefault("auth", self.auth)
         return httpx.request(method, f"{self.url}{path}", timeout=10.0, **kwargs)  # type: ignore[arg-type]
 
     def wait_for_delivery(self, delivery_id: int, status: str,

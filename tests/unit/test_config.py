@@ -91,10 +91,13 @@ def test_kapacitor_default_conf_loads_and_reports_ignored() -> None:
     assert c.logging.level == "DEBUG" and c.pushover.enabled is False
     assert c.pushoverd.store.path == "/var/lib/kapacitor/pushoverd.db"
     for name in ("influxdb", "smtp", "storage", "alert", "slack",
-                 "http.auth-enabled", "http.shared-secret", "deadman"):
+                 "http.pprof-enabled", "http.write-tracing", "deadman"):
         assert name in loaded.ignored
-    for name in ("pushover", "http", "skip-config-overrides", "config-override", "httppost"):
+    for name in ("pushover", "http", "skip-config-overrides", "config-override", "httppost",
+                 "http.auth-enabled", "http.shared-secret", "http.https-enabled",
+                 "http.https-certificate"):
         assert name not in loaded.ignored
+    assert c.http.https_certificate == "/etc/ssl/kapacitor.pem" and not c.http.auth_enabled
     assert c.config_override.enabled is True and c.skip_config_overrides is False
     assert [e.endpoint for e in c.httppost] == ["example"]
     assert len(loaded.ignored) == len(set(loaded.ignored))
@@ -362,9 +365,10 @@ def test_default_config_text_round_trips(tmp_path: Path) -> None:
 def test_default_config_text_comments_every_key() -> None:
     lines = default_config_text().splitlines()
     keys = [i for i, line in enumerate(lines) if "=" in line and not line.lstrip().startswith("#")]
-    # top level (hostname, data_dir, skip-config-overrides), http, logging, load,
-    # config-override, pushover, public-url, store, delivery, flood, receipts
-    assert len(keys) == 3 + 3 + 3 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
+    # top level (hostname, data_dir, skip-config-overrides), http (with auth and https),
+    # logging (with format), load, config-override, pushover, public-url, store, delivery,
+    # flood, receipts
+    assert len(keys) == 3 + 8 + 3 + 2 + 1 + 4 + 1 + 5 + 12 + 3 + 1
     assert all(lines[i - 1].lstrip().startswith("#") for i in keys)
     assert all(len(line) <= 100 for line in lines)
 

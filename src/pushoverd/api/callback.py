@@ -1,6 +1,7 @@
 """``POST /pushoverd/v1/callback/{token}``: Pushover reporting an acknowledged emergency.
 
-The one route a future ``auth-enabled`` leaves open: it carries its own token. A callback whose
+One of the routes ``[http] auth-enabled`` leaves open (``api/auth.py``): it carries its own
+token. A callback whose
 token and receipt do not name the same emergency is a 404 that changes nothing.
 """
 

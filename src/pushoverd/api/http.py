@@ -12,12 +12,14 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
 from pushoverd.api import wire
+from pushoverd.auth.privileges import User
 from pushoverd.errors import (
     Conflict,
     Forbidden,
     NotFound,
     PushoverdError,
     StoreError,
+    Unauthorized,
     ValidationError,
 )
 from pushoverd.logs import request_context
@@ -27,9 +29,11 @@ KAPACITOR_VERSION = "1.5.7"
 
 JSON_TYPE = "application/json; charset=utf-8"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+USER = web.RequestKey("authenticated_user", User)
+"""The user the auth middleware authenticated (absent when auth is off or the route is open)."""
 
-_STATUS = ((ValidationError, 400), (Forbidden, 403), (NotFound, 404), (Conflict, 409),
-           (StoreError, 500))
+_STATUS = ((ValidationError, 400), (Unauthorized, 401), (Forbidden, 403), (NotFound, 404),
+           (Conflict, 409), (StoreError, 500))
 _CORS_METHODS = "DELETE, GET, OPTIONS, POST, PATCH"
 _CORS_HEADERS = ("Accept, Accept-Encoding, Authorization, Content-Length, Content-Type, "
                  "X-CSRF-Token, X-HTTP-Method-Override")
@@ -123,15 +127,24 @@ def _decorate(request: web.Request, response: web.StreamResponse, request_id: st
         response.enable_compression(web.ContentCoding.gzip)
 
 
+def logged_uri(request: web.BaseRequest) -> str:
+    """The request's path and query, with a ``p`` (password) query parameter's value hidden."""
+    if "p" not in request.query:
+        return request.path_qs
+    return str(request.rel_url.update_query(p="[REDACTED]"))
+
+
 class AccessLogger(AbstractAccessLogger):
     """One logfmt line per request, with the fields Kapacitor logs."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         """Log the request at INFO."""
+        user = request.get(USER)
         self.logger.info(
             "http request", extra={"fields": {
-                "service": "http", "host": request.remote or "-", "method": request.method,
-                "uri": request.path_qs, "protocol": f"HTTP/{request.version.major}."
+                "service": "http", "host": request.remote or "-",
+                "username": getattr(user, "name", "-"), "method": request.method,
+                "uri": logged_uri(request), "protocol": f"HTTP/{request.version.major}."
                 f"{request.version.minor}", "status": response.status,
                 "user-agent": request.headers.get("User-Agent", "-"),
                 "request-id": response.headers.get("Request-Id", "-"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from pushoverd.api import callback, config, debugvars, kapacitor, metrics, outbox, servicetests
+from pushoverd.api.auth import AuthGuard
 from pushoverd.api.http import kapacitor_middleware
 from pushoverd.configservice import ConfigService
 from pushoverd.delivery.worker import DeliveryWorker
@@ -21,12 +22,16 @@ def build_app(topics: TopicService, store: Store, worker: DeliveryWorker,
               tests: PushoverServiceTest | None = None,
               callbacks: CallbackReceiver | None = None,
               config_service: ConfigService | None = None,
-              observed: tuple[Metrics, debugvars.Identity] | None = None) -> web.Application:
+              observed: tuple[Metrics, debugvars.Identity] | None = None,
+              guard: AuthGuard | None = None) -> web.Application:
     """The web application over the topic service and the outbox (and service tests, the
-    config override API, ``/metrics`` and ``debug/vars`` over ``observed``)."""
+    config override API, ``/metrics`` and ``debug/vars`` over ``observed``); ``guard``
+    demands credentials on every route it does not list open."""
     middlewares = [kapacitor_middleware]
     if observed is not None:  # inside the error middleware: it sees the exceptions
         middlewares.append(metrics.count_bad_requests)
+    if guard is not None:  # innermost: its refusals get Kapacitor's headers and are counted
+        middlewares.append(guard.middleware)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[kapacitor.SERVICE] = topics
     app[outbox.STORE] = store

@@ -3,9 +3,10 @@
 Key names are Kapacitor's, so an operator can point pushoverd at an existing ``kapacitor.conf``:
 ``hostname``, ``data_dir``, ``[http]``, ``[logging]``, ``[load]`` and ``[pushover]`` mean what
 they mean to Kapacitor. Every other Kapacitor table and key (``[[influxdb]]``, ``[smtp]``,
-``[storage]``, ``[http] auth-enabled`` ...) is accepted and ignored; :func:`load` returns their
+``[storage]``, ``[http] pprof-enabled`` ...) is accepted and ignored; :func:`load` returns their
 names so the daemon can log them in one line. pushoverd's own settings live under
-``[pushoverd.store]``, ``[pushoverd.delivery]`` and ``[pushoverd.flood]``, where an unknown key is
+``[pushoverd.store]``, ``[pushoverd.delivery]``, ``[pushoverd.flood]``, ``[[pushoverd.users]]`` ...,
+where an unknown key is
 an error, because no Kapacitor file writes there and a typo must not pass silently.
 
 Durations are read as Go duration text (``"10s"``, ``"1h30m"``) or as an integer number of
@@ -13,8 +14,9 @@ nanoseconds, and are stored as **float seconds** (``delivery.timeout == 10.0``),
 and httpx take. :func:`default_config_text` (and ``pushoverd config``, which prints the
 effective config of a file) writes them back as Go duration text.
 
-Relative paths (``data_dir``, ``[load] dir``, ``[pushoverd.store] path``, ``[logging] file``
-unless it is ``STDERR`` or ``STDOUT``) are resolved against the directory of the config file, or
+Relative paths (``data_dir``, ``[load] dir``, ``[pushoverd.store] path``, ``[http]
+https-certificate`` and ``https-private-key``, ``[logging] file`` unless it is ``STDERR`` or
+``STDOUT``) are resolved against the directory of the config file, or
 against the working directory when there is no file. Kapacitor instead refuses a relative
 ``[load] dir``; resolving it is a compatible superset. After :func:`load`, an empty
 ``[pushoverd.store] path`` has become ``<data_dir>/pushoverd.db``.

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from pushoverd.config.environment import apply_env
-from pushoverd.config.problems import combine, validation_problems
+from pushoverd.config.problems import combine, problem_at, validation_problems
 from pushoverd.config.schema import Config, is_model, list_item_model
 from pushoverd.errors import ConfigError
 
@@ -55,6 +55,8 @@ def load(path: str | None, env: Mapping[str, str] | None = None) -> LoadedConfig
     env_keys, problems = apply_env(raw, os.environ if env is None else env)
     try:
         config = Config.model_validate(raw)
+        problems += [problem_at(loc, message, text, path, env_keys)
+                     for loc, message in config.cross_problems()]
     except PydanticValidationError as exc:
         problems += validation_problems(exc, text, path, env_keys)
     if problems:
@@ -97,8 +99,13 @@ def resolve_paths(config: Config, base_dir: str) -> Config:
     log_file = config.logging.file
     if log_file not in _STD_STREAMS:
         log_file = _resolve(base_dir, log_file)
+    http = config.http
+    tls = {"https_certificate": _resolve(base_dir, http.https_certificate)}
+    if http.https_private_key:
+        tls["https_private_key"] = _resolve(base_dir, http.https_private_key)
     return config.model_copy(update={
         "data_dir": data_dir,
+        "http": http.model_copy(update=tls),
         "logging": config.logging.model_copy(update={"file": log_file}),
         "load": config.load.model_copy(update={"dir": _resolve(base_dir, config.load.dir)}),
         "pushoverd": config.pushoverd.model_copy(

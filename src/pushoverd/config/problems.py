@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pushoverd.config.schema import Config, is_model, list_item_model
 from pushoverd.errors import ConfigError
 
-__all__ = ["combine", "validation_problems"]
+__all__ = ["combine", "problem_at", "validation_problems"]
 
 _TYPE_MESSAGES = {
     "bool_type": "must be a boolean (true or false)",
@@ -39,6 +39,12 @@ def validation_problems(exc: PydanticValidationError, text: str, path: str | Non
     return [_problem(err, text, path, env_keys) for err in errors]
 
 
+def problem_at(loc: tuple[str, ...], message: str, text: str, path: str | None,
+               env_keys: Mapping[tuple[str, ...], str]) -> ConfigError:
+    """A ConfigError for the TOML key path ``loc`` (a check made after validation)."""
+    return _problem({"loc": loc, "type": "value_error", "msg": message}, text, path, env_keys)
+
+
 def _problem(err: Mapping[str, Any], text: str, path: str | None,
              env_keys: Mapping[tuple[str, ...], str]) -> ConfigError:
     loc = _alias_loc(err["loc"])
@@ -46,7 +52,8 @@ def _problem(err: Mapping[str, Any], text: str, path: str | None,
     if loc in env_keys:
         return ConfigError(message, key=env_keys[loc])
     table_loc = tuple(p for p in loc if not p.isdigit())  # [[httppost]] elements: no index
-    return ConfigError(message, file=path, line=_find_line(text, table_loc),
+    element = next((int(p) for p in loc if p.isdigit()), 0)
+    return ConfigError(message, file=path, line=_find_line(text, table_loc, element),
                        key=".".join(loc) or None)
 
 
@@ -84,27 +91,29 @@ def combine(problems: list[ConfigError]) -> ConfigError:
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
 
 
-def _find_line(text: str, loc: tuple[str, ...]) -> int | None:
-    """Best effort: the line where ``loc`` is written, else its table's header line."""
+def _find_line(text: str, loc: tuple[str, ...], element: int = 0) -> int | None:
+    """Best effort: the line where ``loc`` is written, else its table's header line; in an
+    array of tables, in its ``element``-th table."""
     if not text or not loc:
         return None
     for table, key in ((loc[:-1], loc[-1]), (loc, None), (loc[:-1], None)):
-        line = _scan(text, ".".join(table), key)
+        line = _scan(text, ".".join(table), key, element)
         if line:
             return line
     return None
 
 
-def _scan(text: str, table: str, key: str | None) -> int | None:
+def _scan(text: str, table: str, key: str | None, element: int = 0) -> int | None:
     key_line = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*=""") if key else None
-    current = ""
+    current, seen = "", (0 if not table else -1)  # the root table has no header
     for number, line in enumerate(text.splitlines(), 1):
         header = _HEADER.match(line)
         if header:
             current = re.sub(r"\s*\.\s*", ".", header.group(1))
-            if key is None and current == table:
+            seen += current == table
+            if key is None and current == table and seen >= element:
                 return number
-        elif key_line and current == table and key_line.match(line):
+        elif key_line and current == table and seen >= element and key_line.match(line):
             return number
     return None
 

@@ -23,7 +23,7 @@ _PREAMBLE = """\
 # pushoverd configuration.
 #
 # Key names are Kapacitor's, so an existing kapacitor.conf loads unchanged: the tables and keys
-# pushoverd does not use ([[influxdb]], [smtp], [storage], [http] auth-enabled, ...) are ignored
+# pushoverd does not use ([[influxdb]], [smtp], [storage], [http] pprof-enabled, ...) are ignored
 # and named in one log line at startup. pushoverd's own settings live under [pushoverd.*].
 #
 # Relative paths are resolved against the directory of this file.
@@ -35,7 +35,8 @@ _PREAMBLE = """\
 
 _TABLE_HELP = {
     "http": "The HTTP API: Kapacitor's /kapacitor/v1 alert-topic endpoints.\n"
-            "Kapacitor's other [http] keys (auth-enabled, https-*, ...) are accepted and ignored.",
+            "Kapacitor's other [http] keys (pprof-enabled, write-tracing, ...) are accepted and\n"
+            "ignored.",
     "logging": "Logging: logfmt lines like Kapacitor's.",
     "load": "Topic-handler files (YAML or JSON), applied at startup and on SIGHUP as Kapacitor\n"
             "does. Handler files are read from <dir>/handlers/.",
@@ -52,6 +53,8 @@ _TABLE_HELP = {
     "pushoverd.flood": "Flood control: coalesce a burst of notifications from one handler.",
     "pushoverd.receipts": "Emergencies (priority 2): checking their receipts until someone\n"
                           "acknowledges them, they expire or they are cancelled.",
+    "pushoverd.users": "A user of the HTTP API when [http] auth-enabled = true. Repeat the table\n"
+                       "for more users. Make the hash with: pushoverd hash-password",
     "pushoverd.recipients.*": "A named recipient: handlers send to it with recipients = [name].",
 }
 
@@ -67,7 +70,8 @@ def config_text(config: Config) -> str:
     return _PREAMBLE + "".join(_render(config, ()))
 
 
-_HTTPPOST_EXAMPLE = """\
+_EXAMPLES = {
+    "httppost": """\
 # [[httppost]]
 #   endpoint = "example"
 #   url = "http://example.com/alerts"
@@ -75,7 +79,15 @@ _HTTPPOST_EXAMPLE = """\
 #   [httppost.basic-auth]
 #     username = ""
 #     password = ""
-"""
+""",
+    "pushoverd.users": """\
+# [[pushoverd.users]]
+#   name = "alice"
+#   password-hash = "$2b$12$..."
+#   permissions = ["all"]
+""",
+}
+"""What one element of an empty array of tables looks like."""
 
 
 def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
@@ -101,7 +113,7 @@ def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
         yield f"{indent}{key} = {_toml_value(field.annotation, shown)}\n"
     for sub_loc, sub, array in tables:
         if sub is None:  # an empty array of tables: show what one looks like
-            yield "\n" + _help(sub_loc) + _HTTPPOST_EXAMPLE
+            yield "\n" + _help(sub_loc) + _EXAMPLES[".".join(sub_loc)]
         else:
             yield from _render_table(sub_loc, sub, array)
 

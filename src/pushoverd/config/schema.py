@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from pushoverd.auth.passwords import is_bcrypt_hash
 from pushoverd.pushover.keys import check_devices, check_user_keys
 from pushoverd.shifts import parse_shift, parse_zone
 from pushoverd.timefmt import parse_go_duration
@@ -43,6 +44,7 @@ __all__ = [
     "PushoverConfig",
     "PushoverdConfig",
     "StoreConfig",
+    "UserConfig",
     "is_model",
     "is_secret",
     "list_item_model",
@@ -128,6 +130,19 @@ class HTTPConfig(_KapacitorSection):
         "Log one line per HTTP request (the access log)."))
     shutdown_timeout: Duration = Field(_seconds("10s"), alias="shutdown-timeout", description=(
         "How long in-flight requests may take to finish at shutdown."))
+    auth_enabled: bool = Field(False, alias="auth-enabled", description=(
+        "Require credentials on every route but /kapacitor/v1/ping and the Pushover callback: "
+        "HTTP Basic (or the u and p query parameters) for a [[pushoverd.users]] user, or a "
+        "Bearer JWT signed with shared-secret."))
+    shared_secret: str = Field("", alias="shared-secret", repr=False, description=(
+        "The HMAC key of Bearer JWTs (HS256/HS384/HS512, with username and exp claims). "
+        "Secret: never logged or shown."))
+    https_enabled: bool = Field(False, alias="https-enabled", description=(
+        "Serve HTTPS instead of HTTP."))
+    https_certificate: str = Field("/etc/ssl/kapacitor.pem", alias="https-certificate",
+                                   description="The PEM certificate (chain) HTTPS serves.")
+    https_private_key: str = Field("", alias="https-private-key", description=(
+        "The PEM private key of the certificate; empty means it is in https-certificate."))
 
     @field_validator("bind_address")
     @classmethod
@@ -429,6 +444,44 @@ def _required(what: str) -> str:
     raise ValueError(f"must be {what}")
 
 
+_PERMISSIONS = ("read", "write", "all")
+
+
+class UserConfig(_OwnSection):
+    """``[[pushoverd.users]]``: a user of the HTTP API when ``[http] auth-enabled = true``."""
+
+    name: str = Field(description="The user name (HTTP Basic or a token's username claim).")
+    password_hash: str = Field(alias="password-hash", repr=False, description=(
+        "The bcrypt hash of the password, as `pushoverd hash-password` prints it; never the "
+        "password itself. Secret: never logged or shown."))
+    permissions: list[str] = Field(default_factory=lambda: ["read"], description=(
+        'What the user may do: "read" (GET, HEAD), "write" (POST, PUT, PATCH, DELETE) or '
+        '"all" (both).'))
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return value if value.strip() and ":" not in value else _required(
+            "a non-empty name without ':' (HTTP Basic cannot carry one)")
+
+    @field_validator("password_hash")
+    @classmethod
+    def _check_hash(cls, value: str) -> str:
+        if not is_bcrypt_hash(value):
+            raise ValueError('must be a bcrypt hash ("$2b$12$..."), as `pushoverd '
+                             'hash-password` prints it; never a plain password')
+        return value
+
+    @field_validator("permissions")
+    @classmethod
+    def _check_permissions(cls, value: list[str]) -> list[str]:
+        unknown = [p for p in value if p not in _PERMISSIONS]
+        if unknown:
+            raise ValueError(f'unknown permission "{unknown[0]}": must be "read", "write" '
+                             'or "all"')
+        return value if value else _required('at least one of "read", "write" or "all"')
+
+
 class PushoverdConfig(_OwnSection):
     """``[pushoverd]``: pushoverd's own settings, kept out of every table name Kapacitor uses."""
 
@@ -442,6 +495,17 @@ class PushoverdConfig(_OwnSection):
     receipts: ReceiptsConfig = Field(default_factory=ReceiptsConfig)
     recipients: dict[str, RecipientConfig] = Field(default_factory=dict, description=(
         "Named recipients, one [pushoverd.recipients.<name>] table each."))
+    users: list[UserConfig] = Field(default_factory=list, description=(
+        "The users of the HTTP API, one [[pushoverd.users]] table each."))
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, value: list[UserConfig]) -> list[UserConfig]:
+        names = [u.name for u in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f'section "pushoverd.users" has duplicate names: "{duplicates[0]}"')
+        return value
 
 
     @field_validator("public_url")
@@ -479,6 +543,14 @@ class Config(_KapacitorSection):
         """The non-empty secret values (every field declared secret), for the logger to
         redact."""
         return [value for value in _secret_values(self) if value]
+
+    def cross_problems(self) -> list[tuple[tuple[str, ...], str]]:
+        """Problems that involve keys of different tables, as (TOML key path, message)."""
+        http = self.http
+        if http.auth_enabled and not self.pushoverd.users and not http.shared_secret:
+            return [(("http", "auth-enabled"), "needs at least one [[pushoverd.users]] user "
+                     "or [http] shared-secret: no one could authenticate")]
+        return []
 
     @field_validator("httppost")
     @classmethod
