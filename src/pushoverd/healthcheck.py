@@ -24,8 +24,7 @@ _LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
 
 def ping_url(http_config: HTTPConfig) -> str:
     """The ping URL of a daemon with this ``[http]`` section."""
-    # [http] https-enabled arrives with the HTTPS work; a config without it serves plain http.
-    scheme = "https" if getattr(http_config, "https_enabled", False) else "http"
+    scheme = "https" if http_config.https_enabled else "http"
     host = _LOOPBACK.get(http_config.host, http_config.host)
     if ":" in host:
         host = f"[{host}]"

@@ -178,6 +178,16 @@ def test_https_serves_with_the_configured_certificate(tls_daemon: tuple[Daemon, 
     assert "protocol=https" in daemon.log()
 
 
+def test_the_image_healthcheck_pings_the_https_daemon_its_config_describes(
+        tls_daemon: tuple[Daemon, Path]) -> None:
+    daemon, _ = tls_daemon
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAPACITOR_", "PUSHOVERD_"))}
+    checked = subprocess.run([sys.executable, "-m", "pushoverd", "healthcheck", "-config",
+                              str(daemon.config)], env=env, capture_output=True, text=True,
+                             timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 @needs_cli
 def test_the_cli_talks_https_with_skip_verify(tls_daemon: tuple[Daemon, Path]) -> None:
     daemon, _ = tls_daemon

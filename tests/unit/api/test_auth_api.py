@@ -22,12 +22,15 @@ import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from prometheus_client.parser import text_string_to_metric_families
 from tests.wiring import wire
 
 from pushoverd.api.auth import AuthGuard
+from pushoverd.api.debugvars import Identity
 from pushoverd.api.http import USER, AccessLogger
 from pushoverd.auth import Authenticator, FailureLimiter
 from pushoverd.auth.privileges import Privilege, User
+from pushoverd.metrics import Metrics
 from pushoverd.store.sqlite import SQLiteStore
 
 TOPICS = "/kapacitor/v1/alerts/topics"
@@ -248,3 +251,29 @@ def test_the_access_log_hides_a_query_password_and_names_the_user(
     fields = caplog.records[0].fields  # type: ignore[attr-defined]
     assert "hunter2" not in fields["uri"] and "p=%5BREDACTED%5D" in fields["uri"]
     assert fields["username"] == "alice" and "pattern=c*" in fields["uri"]
+
+
+# --- with metrics --------------------------------------------------------------------------------
+
+async def test_metrics_need_read_and_refusals_are_counted_as_unauthorized(
+        tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    await store.open()
+    guard = AuthGuard(Authenticator(USERS, SECRET), FailureLimiter())
+    me = Identity("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222",
+                  "alerts.example")
+    try:
+        wired = await wire(store, observed=(Metrics(), me), guard=guard)
+        async with TestClient(TestServer(wired.app, host="127.0.0.1")) as client:
+            assert (await client.get("/metrics")).status == 401
+            assert (await client.get("/kapacitor/v1/debug/vars")).status == 401
+            assert (await client.get("/metrics", headers=basic("writer", "writer-pw"))
+                    ).status == 403
+            scraped = await client.get("/metrics", headers=basic("reader", "reader-pw"))
+            assert scraped.status == 200
+            samples = {tuple(sorted(s.labels.items())): s.value
+                       for f in text_string_to_metric_families(await scraped.text())
+                       for s in f.samples if s.name == "pushoverd_bad_requests_total"}
+    finally:
+        await store.close()
+    assert samples == {(("reason", "unauthorized"),): 2, (("reason", "forbidden"),): 1}
