@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -131,3 +132,12 @@ def kapacitor_folder(dest: Path, receiver_url: str, log_path: Path) -> Path:
         text = source.read_text().replace("@RECEIVER@", receiver_url)
         (handlers / source.name).write_text(text.replace("@LOG_PATH@", str(log_path)))
     return dest
+
+
+def kapacitor_tool(name: str) -> Path | None:
+    """Real Kapacitor 1.5.7's ``kapacitor`` or ``kapacitord``: the repository's git-ignored
+    ``.kapacitor-bin/`` (README, "Testing against real Kapacitor"), else the PATH; None when
+    neither has it (the tests that need it skip)."""
+    built = Path(__file__).parents[2] / ".kapacitor-bin" / name
+    found = built if built.exists() else shutil.which(name)
+    return Path(found) if found else None

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import bcrypt
 import httpx
 import jwt
 import pytest
-from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, free_port, kapacitor_tool, write_config
 from tests.certs import self_signed
 from tests.fakes.pushover import FakePushover
 
@@ -35,8 +34,8 @@ options:
 
 
 def kapacitor_cli() -> str | None:
-    built = Path(__file__).parents[2] / ".kapacitor-bin" / "kapacitor"
-    return str(built) if built.exists() else shutil.which("kapacitor")
+    found = kapacitor_tool("kapacitor")
+    return str(found) if found else None
 
 
 needs_cli = pytest.mark.skipif(kapacitor_cli() is None,

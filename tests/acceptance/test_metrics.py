@@ -8,21 +8,16 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, free_port, kapacitor_tool, write_config
 from tests.conftest import TOKEN, USER
 from tests.fakes.pushover import FakePushover
 
-# The repository's own .kapacitor-bin/ (README, "Testing against real Kapacitor"); a worktree
-# of it uses the main checkout's.
-KAPACITOR = next((p for p in (Path(__file__).parents[2] / ".kapacitor-bin" / "kapacitor",
-                              Path("/work/main/.kapacitor-bin/kapacitor")) if p.exists()),
-                 Path(__file__).parents[2] / ".kapacitor-bin" / "kapacitor")
+KAPACITOR = kapacitor_tool("kapacitor")
 HANDLER = {"id": "oncall", "kind": "pushover", "options": {}}
 RESET = 1_900_000_000
 
@@ -166,7 +161,7 @@ def test_debug_vars_is_kapacitors_expvar_page_with_our_counters(busy: Daemon) ->
     assert set(again["kapacitor"]) == set(body["kapacitor"])  # the ids stay put
 
 
-@pytest.mark.skipif(not KAPACITOR.exists(), reason="the kapacitor 1.5.7 CLI is not built in "
+@pytest.mark.skipif(KAPACITOR is None, reason="the kapacitor 1.5.7 CLI is not built in "
                     ".kapacitor-bin/ (see README, 'Testing against real Kapacitor')")
 def test_the_kapacitor_cli_reads_debug_vars(busy: Daemon) -> None:
     def cli(*args: str) -> str:
