@@ -115,11 +115,9 @@ def healthcheck(path_arg: str | None) -> int:
 
 
 def print_config(path_arg: str | None) -> int:
-    """Print the effective config (the file plus the environment, validated, paths resolved,
-    secrets redacted) as ``kapacitord config`` does; with no file, the defaults."""
-    if config_module.find_config_path(path_arg, os.environ) is None:
-        sys.stdout.write(config_module.default_config_text())
-        return 0
+    """Print the effective config (the file, or with none the defaults, plus the environment;
+    validated, paths resolved, secrets redacted) as ``kapacitord config`` does, so a container
+    configured by its environment alone can show what it runs with."""
     loaded = _load_or_report(path_arg)
     if loaded is None:
         return 1

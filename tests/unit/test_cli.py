@@ -243,3 +243,19 @@ def test_run_reports_an_unusable_data_dir_and_exits_1(
     assert cli.main(["-config", str(conf)]) == 1
 
     assert "cannot open the database" in capsys.readouterr().err
+
+
+def test_config_with_no_file_shows_what_the_environment_sets(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As ``kapacitord config``: a container configured by its environment alone."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in (("KAPACITOR_PUSHOVER_ENABLED", "true"), ("KAPACITOR_PUSHOVER_TOKEN",
+                        TOKEN), ("KAPACITOR_PUSHOVER_USER_KEY", USER_KEY),
+                        ("KAPACITOR_DATA_DIR", "/var/lib/pushoverd")):
+        monkeypatch.setenv(name, value)
+
+    out = print_config(capsys).replace("\n  ", "\n")
+
+    assert "\nenabled = true\n" in out and '\ndata_dir = "/var/lib/pushoverd"\n' in out
+    assert TOKEN not in out and USER_KEY not in out and out.count('"[REDACTED]"') == 2
