@@ -109,6 +109,14 @@ class Kind(Protocol):
         rendered with that handler's options (None once it was deleted)."""
 
 
+def newest_held(held: HeldGroup, handler: Handler | None) -> dict[str, Any]:
+    """A flood summary for kinds whose every delivery stands alone (a line, a body): the
+    newest held payload, readdressed by the handler (None once it was deleted); the older
+    ones stay recorded as coalesced."""
+    payload = dict(held.latest.payload)
+    return handler.readdress(payload) if handler is not None else payload
+
+
 def decode_options(model: type[M], options: Mapping[str, Any] | None, target: str) -> M:
     """Decode handler options strictly, reporting errors the way Kapacitor's mapstructure does.
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, field_validato
 
 from pushoverd.errors import ValidationError
 from pushoverd.handlers.alertjson import alert_json
-from pushoverd.handlers.base import AlertHistory, Outgoing, decode_options
+from pushoverd.handlers.base import AlertHistory, Handler, Outgoing, decode_options, newest_held
 from pushoverd.models import Event, HandlerSpec, HeldGroup
 
 DEFAULT_MODE = 0o600
@@ -71,8 +71,7 @@ class LogKind:
             raise ValidationError(f"log path must be absolute: {options.path} is not absolute")
         return LogHandler(spec, options)
 
-    def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
+    def summarize(self, held: HeldGroup, handler: Handler | None = None) -> dict[str, Any]:
         """With a ``flood-rate`` of its own, a flood summary is the newest held line (in the
         handler's current file): the held ones are recorded as coalesced."""
-        payload = dict(held.latest.payload)
-        return handler.readdress(payload) if isinstance(handler, LogHandler) else payload
+        return newest_held(held, handler)

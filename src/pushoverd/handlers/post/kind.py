@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, field_validat
 
 from pushoverd.errors import ValidationError
 from pushoverd.handlers.alertjson import alert_json
-from pushoverd.handlers.base import AlertHistory, Outgoing, decode_options
+from pushoverd.handlers.base import AlertHistory, Handler, Outgoing, decode_options, newest_held
 from pushoverd.models import Event, HandlerSpec, HeldGroup
 from pushoverd.timefmt import parse_go_duration
 
@@ -149,10 +149,9 @@ class PostKind:
                                   "[pushoverd.delivery] lease-timeout)")
         return PostHandler(spec, options, self._endpoints)
 
-    def summarize(self, held: HeldGroup, handler: Any = None) -> dict[str, Any]:
+    def summarize(self, held: HeldGroup, handler: Handler | None = None) -> dict[str, Any]:
         """With a ``flood-rate`` of its own, a flood summary is the newest held body."""
-        payload = dict(held.latest.payload)
-        return handler.readdress(payload) if isinstance(handler, PostHandler) else payload
+        return newest_held(held, handler)
 
 
 def safe_url(url: str) -> str:
