@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, StrictStr, field_validator
 
 from pushoverd.errors import ValidationError
-from pushoverd.handlers.base import Forwarded, decode_options
+from pushoverd.handlers.base import Forwarded, decode_options, duration_option
 from pushoverd.handlers.templates import Template, TemplateError, parse_template
 from pushoverd.models import Event, HandlerSpec, Level, valid_topic_id
-from pushoverd.timefmt import format_go_duration, parse_go_duration
+from pushoverd.timefmt import format_go_duration
 
 DEFAULT_MESSAGE = "Received {{ .Count }} events in the last {{.Interval}}."
 MESSAGE_FIELDS = ("Count", "Interval")
@@ -46,9 +46,7 @@ class AggregateOptions(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> int:
         """Integer nanoseconds (Kapacitor), or Go duration text."""
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError("must be a duration: integer nanoseconds, or text such as 1m")
-        return parse_go_duration(value) if isinstance(value, str) else value
+        return duration_option(value)
 
 
 class AggregateHandler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -11,6 +12,7 @@ from pydantic import ValidationError as PydanticError
 
 from pushoverd.errors import ValidationError
 from pushoverd.models import Delivery, Event, HandlerSpec, HeldGroup
+from pushoverd.timefmt import parse_go_duration
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -115,6 +117,25 @@ def newest_held(held: HeldGroup, handler: Handler | None) -> dict[str, Any]:
     ones stay recorded as coalesced."""
     payload = dict(held.latest.payload)
     return handler.readdress(payload) if handler is not None else payload
+
+
+MAX_DURATION_NS = 2**63 - 1
+"""The longest Go ``time.Duration`` (about 292 years)."""
+
+
+def duration_option(value: Any) -> int:
+    """A duration option in nanoseconds, as Kapacitor's decoder reads it into a
+    ``time.Duration``: an integer, a JSON number (the API's JSON numbers are float64 in Go,
+    truncated toward zero), or, as pushoverd also accepts, Go duration text such as ``1m``.
+    ValueError for anything else, or for one that does not fit a ``time.Duration``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("must be a duration: integer nanoseconds, or text such as 1m")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a duration, not {value}")
+    ns = parse_go_duration(value) if isinstance(value, str) else int(value)
+    if abs(ns) > MAX_DURATION_NS:
+        raise ValueError("is longer than a Go duration can be (about 292 years)")
+    return ns
 
 
 def decode_options(model: type[M], options: Mapping[str, Any] | None, target: str) -> M:

@@ -63,7 +63,10 @@ def test_the_message_is_a_template_over_count_and_interval() -> None:
     ({"id": "x", "topic": "t"}, "'interval' must be at least 10ms, got 0s"),
     ({"id": "x", "topic": "t", "interval": 1000}, "'interval' must be at least 10ms, got 1µs"),
     ({"id": "x", "topic": "t", "interval": "soon"}, "invalid duration 'soon'"),
-    ({"id": "x", "topic": "t", "interval": 1.5}, "'interval' must be a duration"),
+    ({"id": "x", "topic": "t", "interval": True}, "'interval' must be a duration"),
+    ({"id": "x", "topic": "t", "interval": 2**63}, "'interval' is longer than a Go duration"),
+    ({"id": "x", "topic": "t", "interval": "3000000h"}, "'interval' is longer than a Go"),
+    ({"id": "x", "topic": "t", "interval": float("inf")}, "'interval' must be a duration"),
     ({"id": "x", "topic": "t", "interval": 10**9, "message": "{{ .Level }}"},
      "'message' is not a valid template: unknown field .Level (use one of .Count, .Interval)"),
     ({"id": "x", "topic": "t", "interval": 10**9, "every": 1}, "'' has invalid keys: every"),
@@ -72,6 +75,11 @@ def test_options_are_refused_with_the_reason(options: dict[str, object], error: 
     with pytest.raises(ValidationError) as refused:
         AggregateKind().compile(spec(**options))
     assert error in str(refused.value)
+
+
+def test_a_json_number_interval_is_read_as_go_reads_a_float64_into_a_duration() -> None:
+    handler = AggregateKind().compile(spec(id="x", topic="t", interval=1e9 + 0.9))
+    assert handler.options.interval == 10**9 and handler.interval == 1.0
 
 
 def test_a_badly_typed_option_is_reported_as_kapacitor_reports_it() -> None:

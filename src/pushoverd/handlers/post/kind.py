@@ -22,9 +22,15 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, field_validat
 
 from pushoverd.errors import ValidationError
 from pushoverd.handlers.alertjson import alert_json
-from pushoverd.handlers.base import AlertHistory, Handler, Outgoing, decode_options, newest_held
+from pushoverd.handlers.base import (
+    AlertHistory,
+    Handler,
+    Outgoing,
+    decode_options,
+    duration_option,
+    newest_held,
+)
 from pushoverd.models import Event, HandlerSpec, HeldGroup
-from pushoverd.timefmt import parse_go_duration
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -75,10 +81,8 @@ class PostOptions(BaseModel):
     @field_validator("timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
-        """A Go duration: text such as ``10s``, or integer nanoseconds."""
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError("must be a duration such as 10s")
-        ns = parse_go_duration(value) if isinstance(value, str) and value else int(value or 0)
+        """A Go duration: text such as ``10s``, or integer nanoseconds (0 or "": the default)."""
+        ns = duration_option(value) if value != "" else 0
         return ns / 1e9 if ns > 0 else DEFAULT_TIMEOUT
 
 

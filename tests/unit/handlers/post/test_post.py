@@ -42,6 +42,7 @@ def test_each_alert_is_one_request_with_kapacitors_body() -> None:
     ({"url": URL, "bogus": 1}, "'' has invalid keys: bogus"),
     ({"url": URL, "timeout": "31s"}, "'timeout' must be at most 30s"),
     ({"url": URL, "timeout": True}, "'timeout' "),
+    ({"url": URL, "timeout": 2**64}, "'timeout' is longer than a Go duration"),
 ])
 def test_options_are_checked_when_the_handler_is_defined(options: dict[str, object],
                                                          error: str) -> None:
