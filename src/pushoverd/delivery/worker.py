@@ -236,9 +236,10 @@ class DeliveryWorker:
         self._observe(d.kind, "sent")
         if sent.info:
             log.warning("%s accepted delivery %d with a notice: %s", d.kind, d.id, sent.info)
-        log.debug("delivery %d sent", d.id, extra={"fields": {
-            "topic": d.topic, "handler": d.handler_id, "kind": d.kind, "event": d.event_id,
-            "attempts": d.attempts + 1}})
+        if log.isEnabledFor(logging.DEBUG):  # the fields cost a dict per send otherwise
+            log.debug("delivery %d sent", d.id, extra={"fields": {
+                "topic": d.topic, "handler": d.handler_id, "kind": d.kind, "event": d.event_id,
+                "attempts": d.attempts + 1}})
         return True
 
     async def _failed(self, d: Delivery, failure: DeliveryFailed) -> bool:
