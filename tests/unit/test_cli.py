@@ -259,3 +259,18 @@ def test_config_with_no_file_shows_what_the_environment_sets(
 
     assert "\nenabled = true\n" in out and '\ndata_dir = "/var/lib/pushoverd"\n' in out
     assert TOKEN not in out and USER_KEY not in out and out.count('"[REDACTED]"') == 2
+
+
+def test_config_redacts_each_httppost_header_value_and_keeps_the_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "kapacitor.conf"
+    conf.write_text('[[httppost]]\n  endpoint = "hooks"\n  url = "https://hooks.example/a"\n'
+                    '  headers = { Authorization = "Bearer s3cret-token", X-Team = "ops" }\n')
+
+    out = print_config(capsys, "-config", str(conf))
+
+    assert "s3cret-token" not in out and "ops" not in out.split("[[httppost]]")[1]
+    printed = tmp_path / "printed.conf"
+    printed.write_text(out)
+    [endpoint] = load(str(printed), env={}).config.httppost
+    assert endpoint.headers == {"Authorization": "[REDACTED]", "X-Team": "[REDACTED]"}

@@ -58,7 +58,7 @@ def test_basic_auth_is_merged_and_shown_as_a_boolean() -> None:
     assert config.httppost[0].basic_auth.username == "u"
     assert config.httppost[0].basic_auth.password == "q"
     [view] = sections(config)["httppost"]
-    assert view.options["basic-auth"] is True and view.redacted == ["basic-auth"]
+    assert view.options["basic-auth"] is True and view.redacted == ["headers", "basic-auth"]
     assert "q" not in json.dumps(view.options)
 
 

@@ -109,13 +109,19 @@ def _render(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
             continue
         comment = textwrap.wrap(field.description or "", 94 - len(indent))
         yield "\n" + "".join(f"{indent}# {line}\n" for line in comment)
-        shown = REDACTED if is_secret(field) and value else value
+        shown = _redacted(value) if is_secret(field) and value else value
         yield f"{indent}{key} = {_toml_value(field.annotation, shown)}\n"
     for sub_loc, sub, array in tables:
         if sub is None:  # an empty array of tables: show what one looks like
             yield "\n" + _help(sub_loc) + _EXAMPLES[".".join(sub_loc)]
         else:
             yield from _render_table(sub_loc, sub, array)
+
+
+def _redacted(value: object) -> object:
+    """A secret as written: REDACTED, or for a map each value (its keys stay, so the text
+    still loads)."""
+    return {k: REDACTED for k in value} if isinstance(value, dict) else REDACTED
 
 
 def _holds_tables(annotation: object) -> bool:

@@ -271,8 +271,9 @@ class HTTPPostConfig(_KapacitorSection):
         "The endpoint's name: a post handler's endpoint option refers to it."))
     url: str = Field("", validate_default=True, description=(
         "Where alerts are POSTed. Unlike Kapacitor, a URL template is not supported."))
-    headers: dict[str, str] = Field(default_factory=dict, description=(
-        "Headers sent with every request; a handler's own headers win over them."))
+    headers: dict[str, str] = Field(default_factory=dict, repr=False, description=(
+        "Headers sent with every request; a handler's own headers win over them. Secret (they "
+        "usually carry a token, as a post handler's headers do): never logged or shown."))
     basic_auth: BasicAuthConfig = Field(default_factory=BasicAuthConfig, alias="basic-auth")
     alert_template: str = Field("", alias="alert-template", description=(
         "Not supported: must be empty."))
@@ -592,6 +593,8 @@ def _secret_values(model: BaseModel) -> list[str]:
         elif isinstance(value, dict):  # named tables: [pushoverd.recipients.<name>]
             values += [s for v in value.values() if isinstance(v, BaseModel)
                        for s in _secret_values(v)]
+            if is_secret(field):  # a secret map ([[httppost]] headers): each of its values
+                values += [v for v in value.values() if isinstance(v, str) and v]
         elif isinstance(value, list):  # arrays of tables: [[httppost]]
             values += [s for v in value if isinstance(v, BaseModel) for s in _secret_values(v)]
         elif is_secret(field) and isinstance(value, str):

@@ -289,14 +289,15 @@ TEST_ENDPOINT = {"endpoint": "test", "url": "http://httppost.example.com",
                  "headers": {"testing": "works"}}
 
 
-def endpoint_element(headers: str = '{"testing":"works"}', basic_auth: str = "false",
+def endpoint_element(headers: str = "true", basic_auth: str = "false",
                      name: str = "test", url: str = "http://httppost.example.com") -> str:
-    """Kapacitor's element for TestServer_UpdateConfig's httppost section."""
+    """Kapacitor's element for TestServer_UpdateConfig's httppost section, except that the
+    headers are redacted like basic-auth (they usually carry a token; Kapacitor shows them)."""
     return (f'{{"link":{{"rel":"self","href":"/kapacitor/v1/config/httppost/{name}"}},'
             '"options":{"alert-template":"","alert-template-file":"",'
             f'"basic-auth":{basic_auth},"endpoint":"{name}","headers":{headers},'
             f'"row-template":"","row-template-file":"","url":"{url}"}},'
-            '"redacted":["basic-auth"]}')
+            '"redacted":["headers","basic-auth"]}')
 
 
 @pytest.fixture
@@ -318,16 +319,17 @@ async def test_httppost_set_headers_and_basic_auth_shows_it_redacted(posts: Conf
         "basic-auth": {"username": "usr", "password": "pass-secret"}}})
     assert reply.status == 204
     raw = (await posts.get(f"{HTTPPOST}/test")).raw
-    assert raw.decode() == endpoint_element('{"testing":"more"}', "true") + "\n"
-    assert b"pass-secret" not in raw
-    assert "pass-secret" in posts.settings.config.secrets()
+    assert raw.decode() == endpoint_element("true", "true") + "\n"
+    assert b"pass-secret" not in raw and b"more" not in raw
+    assert {"pass-secret", "more"} <= set(posts.settings.config.secrets())
+    assert posts.settings.endpoint("test").headers == {"testing": "more"}  # type: ignore[union-attr]
 
 
 async def test_httppost_add_and_remove_an_element(posts: ConfigApi) -> None:
     new = {"endpoint": "new", "url": "http://new.example/x"}
     assert (await posts.post(HTTPPOST, {"add": new})).status == 204
     raw = (await posts.get(f"{HTTPPOST}/new")).raw.decode()
-    assert raw == endpoint_element("null", name="new", url="http://new.example/x") + "\n"
+    assert raw == endpoint_element("false", name="new", url="http://new.example/x") + "\n"
     assert posts.settings.endpoint("new") is not None
     again = await posts.post(HTTPPOST, {"add": new})
     assert (again.status, again.error) == (
