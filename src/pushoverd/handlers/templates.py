@@ -338,7 +338,7 @@ def template_values(event: Any) -> dict[str, Any]:
         series[0], Mapping) else {}
     tags = {str(k): str(v) for k, v in (first.get("tags") or {}).items()}
     return {"ID": event.id, "Message": event.message, "Details": event.details,
-            "Level": event.level.name, "Time": _go_time(event.time_ns),
+            "Level": event.level.name, "Time": go_time(event.time_ns),
             "Duration": format_go_duration(event.duration_ns),
             "Name": first.get("name") or "", "TaskName": "",
             "Group": ",".join(f"{k}={tags[k]}" for k in sorted(tags)),
@@ -359,7 +359,7 @@ def _float64(value: Any) -> Any:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _go_time(ns: int) -> str:
+def go_time(ns: int) -> str:
     """Go's ``time.Time.String()`` for a UTC time: ``2026-11-23 07:00:00 +0000 UTC``."""
     text = format_rfc3339nano(ns)  # 2026-11-23T07:00:00.5Z
     return text[:-1].replace("T", " ") + " +0000 UTC"

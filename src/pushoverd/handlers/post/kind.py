@@ -8,7 +8,9 @@ exists its url, headers and basic auth are used (the handler's ``url`` is then i
 handler's own headers win over the endpoint's; when it does not, the handler's ``url`` is
 used. The endpoint is looked up when an alert is planned, so a change made through the config
 API applies to the next alert; a delivery whose endpoint was removed, with no ``url`` to fall
-back on, is dead-lettered.
+back on, is dead-lettered. The handler's ``url`` may be a template over the alert, as in
+Kapacitor (:mod:`~pushoverd.handlers.post.urls`); one that fails to render for an alert is
+recorded as not sent, with the reason.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pushoverd.handlers.base import (
     duration_option,
     newest_held,
 )
+from pushoverd.handlers.post.urls import PostUrl
+from pushoverd.handlers.templates import TemplateError
 from pushoverd.models import Event, HandlerSpec, HeldGroup
 
 DEFAULT_TIMEOUT = 30.0
@@ -90,32 +94,44 @@ class PostHandler:
     """A compiled ``post`` handler."""
 
     def __init__(self, spec: HandlerSpec, options: PostOptions,
-                 endpoints: Endpoints = _no_endpoints) -> None:
+                 endpoints: Endpoints = _no_endpoints, url: PostUrl | None = None) -> None:
         self.spec, self.options = spec, options
         self._endpoints = endpoints
+        self._url = url or PostUrl(options.url)
 
     def plan(self, topic: str, event: Event, history: AlertHistory,
              now: float) -> list[Outgoing]:
         """One request per alert: Kapacitor posts every event it is given, repeats included."""
-        return [Outgoing(self._payload(alert_json(event).decode()))]
+        body = alert_json(event).decode()
+        try:
+            payload = self._payload(body)
+        except TemplateError as exc:  # Kapacitor logs it and posts nothing
+            return [Outgoing(self._payload(body, rendered=False),
+                             suppressed=f"url template failed: {exc}")]
+        if not _postable(payload["url"]):
+            return [Outgoing(payload, suppressed="url template rendered "
+                             f"{safe_url(payload['url'])!r}, not an http or https URL")]
+        return [Outgoing(payload)]
 
     def readdress(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A re-queued body goes to the handler's current URL with its current headers."""
         return self._payload(payload["body"])
 
-    def _payload(self, body: str) -> dict[str, Any]:
+    def _payload(self, body: str, rendered: bool = True) -> dict[str, Any]:
         o = self.options
-        url, headers = self._target()
+        url, headers = self._target(body if rendered else None)
         payload = {"url": url, "headers": headers, "timeout": o.timeout,
                    "verify": not o.skip_ssl_verification, "body": body}
         return {**payload, "endpoint": o.endpoint} if o.endpoint else payload
 
-    def _target(self) -> tuple[str, dict[str, str]]:
-        """Where to post now, and with which headers: the endpoint's, if it exists."""
+    def _target(self, body: str | None) -> tuple[str, dict[str, str]]:
+        """Where to post ``body`` now, and with which headers: the endpoint's, if it exists;
+        else the handler's url, rendered for the alert (its source when ``body`` is None)."""
         o = self.options
         endpoint = self._endpoints(o.endpoint) if o.endpoint else None
         if endpoint is None:
-            return o.url, dict(o.headers)
+            url = self._url.render(body) if body is not None else o.url
+            return url, dict(o.headers)
         return endpoint.url, merged_headers(endpoint.headers, o.headers)
 
 
@@ -144,18 +160,32 @@ class PostKind:
                                       "section has that endpoint, and no url is given")
             raise ValidationError("An appropriately formatted url must be specified if an "
                                   "endpoint is not specified")
-        parts = urlsplit(options.url)
-        if options.url and (parts.scheme not in ("http", "https") or not parts.hostname):
+        url = PostUrl(options.url)  # a bad template is refused here, naming 'url'
+        if options.url and not _postable(_sample(url)):
             raise ValidationError(f"invalid url {safe_url(options.url)!r}: must be an http or "
                                   "https URL with a host")
         if options.timeout > self.max_timeout:
             raise ValidationError(f"'timeout' must be at most {self.max_timeout:g}s (half of "
                                   "[pushoverd.delivery] lease-timeout)")
-        return PostHandler(spec, options, self._endpoints)
+        return PostHandler(spec, options, self._endpoints, url)
 
     def summarize(self, held: HeldGroup, handler: Handler | None = None) -> dict[str, Any]:
         """With a ``flood-rate`` of its own, a flood summary is the newest held body."""
         return newest_held(held, handler)
+
+
+def _postable(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _sample(url: PostUrl) -> str:
+    """The url for a made-up alert; a template that cannot render one is judged by its text
+    (it may still render for real alerts)."""
+    try:
+        return url.sample
+    except TemplateError:
+        return url.source
 
 
 def safe_url(url: str) -> str:

@@ -38,6 +38,9 @@ class PostSender:
             answer = await client.post(url, content=payload["body"].encode(),
                                        headers={**_HEADERS, **payload.get("headers", {})},
                                        timeout=float(payload.get("timeout", 30.0)))
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # A templated url rendered into something no retry can post to.
+            raise DeliveryFailed(f"POST {where}: invalid url: {exc}", retry=False) from None
         except httpx.HTTPError as exc:
             raise DeliveryFailed(f"POST {where} failed: {type(exc).__name__}",
                                  retry=True) from None
