@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -73,6 +74,8 @@ TICK = """stream
         .post('%s/task%d')
 """
 AGGREGATE_NS = 200_000_000
+URL_TEMPLATE = ("%s/url/{{ .Level }}/{{ .ID }}/{{ .PreviousLevel }}/{{ .Duration }}"
+                "/{{ if .Recoverable }}r{{ end }}/{{ .Message | printf \"%%.9s\" }}")
 POINTS = [("serverA", 5), ("serverA", 15), ("serverB", 22), ("serverA", 25), ("serverA", 35),
           ("serverA", 36), ("serverB", 35), ("serverA", 15), ("serverB", 5), ("serverA", 5),
           ("serverA", 1234567.5)]
@@ -169,8 +172,10 @@ def _define(api: httpx.Client, recorder: str, log: Path) -> None:
 
 def _plumbing(recorder: str) -> list[tuple[str, dict[str, object]]]:
     """cpu publishes its warnings and worse to pub, and is aggregated into agg (one event
-    every 200 ms, interval in integer nanoseconds); pub and agg post what they get."""
+    every 200 ms, interval in integer nanoseconds); pub and agg post what they get; cpu also
+    posts each alert to a URL made by a template."""
     return [
+        ("cpu", {"id": "url", "kind": "post", "options": {"url": URL_TEMPLATE % recorder}}),
         ("cpu", {"id": "pub", "kind": "publish", "match": "level() >= WARNING",
                  "options": {"topics": ["pub"]}}),
         ("cpu", {"id": "agg", "kind": "aggregate",
@@ -319,3 +324,16 @@ async def test_the_kapacitor_folder_loads_into_both_daemons_unchanged(tmp_path: 
             for s, _ in await store.load_handlers()}
     assert len(ours) == 5
     assert ours == theirs
+
+
+async def test_a_templated_post_url_is_rendered_as_kapacitor_rendered_it(
+        kapacitor_run: list[tuple[str, str]]) -> None:
+    theirs = [path for path, _ in kapacitor_run if path.startswith("/url/")]
+    assert len(theirs) == 10, theirs
+    store, service = await plumbing_service()
+    for body in (b for p, b in kapacitor_run if p == "/task0"):
+        await service.collect("cpu", parse_alerts(body.encode()))
+    found = await store.deliveries(DeliveryFilter(topic="cpu", handler_id="url", limit=100))
+    ours = [d.payload["url"].removeprefix("http://127.0.0.1:9")
+            for d in sorted(found, key=lambda d: d.id)]
+    assert [unquote(p) for p in ours] == [unquote(p) for p in theirs]
