@@ -12,12 +12,15 @@ log = logging.getLogger(__name__)
 
 class Periodic:
     """Runs ``job`` every ``every`` seconds until stopped; a failing run is logged and the
-    next one comes as usual (a store hiccup must not end the job for good)."""
+    next one comes as usual (a store hiccup must not end the job for good). ``wait``, when
+    given, says after each run how long until the next one instead (at most ``every``)."""
 
-    def __init__(self, name: str, job: Callable[[], Awaitable[object]], every: float) -> None:
+    def __init__(self, name: str, job: Callable[[], Awaitable[object]], every: float,
+                 wait: Callable[[], float] | None = None) -> None:
         self._name = name
         self._job = job
         self._every = every
+        self._wait = wait
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -37,4 +40,6 @@ class Periodic:
                 await self._job()
             except Exception:
                 log.exception("%s failed; trying again in %ss", self._name, self._every)
-            await asyncio.sleep(self._every)
+            wait = self._every if self._wait is None else min(max(self._wait(), 0.0),
+                                                              self._every)
+            await asyncio.sleep(wait)

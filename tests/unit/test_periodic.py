@@ -27,3 +27,17 @@ async def test_a_failing_run_is_logged_and_the_next_one_comes(
     count = len(runs)
     await asyncio.sleep(0.05)
     assert len(runs) == count  # stopped for good
+
+
+@pytest.mark.parametrize(("every", "wait"), [(10.0, 0.0), (0.01, 100.0)])
+async def test_wait_chooses_the_next_run_up_to_every(every: float, wait: float) -> None:
+    runs: list[int] = []
+
+    async def job() -> None:
+        runs.append(len(runs))
+
+    timer = Periodic("test job", job, every, wait=lambda: wait)
+    timer.start()
+    await asyncio.sleep(0.1)
+    await timer.stop()
+    assert len(runs) >= 3  # every alone (10 s) would run once; wait alone (100 s) once too

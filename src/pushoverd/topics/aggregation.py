@@ -8,12 +8,11 @@ busy are not caught up one by one: the next comes an interval after the late one
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 
+from pushoverd.periodic import Periodic
 from pushoverd.topics.service import TopicService
 
 log = logging.getLogger(__name__)
@@ -33,18 +32,15 @@ class AggregateClock:
         self._clock = clock
         self._intervals: dict[Key, float] = {}
         self._next: dict[Key, float] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._timer = Periodic("aggregates", self.tick_due, LOOK_EVERY, wait=self._until_next)
 
     def start(self) -> None:
         """Start ticking."""
-        self._task = asyncio.create_task(self._run(), name="aggregates")
+        self._timer.start()
 
     async def stop(self) -> None:
         """Stop ticking; what handlers hold stays stored for their next tick."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._timer.stop()
 
     async def tick_due(self) -> int:
         """Flush every handler whose tick is due; how many collected an aggregate."""
@@ -71,8 +67,6 @@ class AggregateClock:
             if self._intervals.get(key) != interval:
                 self._intervals[key], self._next[key] = interval, now + interval
 
-    async def _run(self) -> None:
-        while True:
-            await self.tick_due()
-            soonest = min(self._next.values(), default=float("inf"))
-            await asyncio.sleep(min(max(soonest - self._clock(), 0.0), LOOK_EVERY))
+    def _until_next(self) -> float:
+        """Seconds until the soonest tick (the timer looks again after LOOK_EVERY at most)."""
+        return min(self._next.values(), default=float("inf")) - self._clock()
