@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
+from collections.abc import Iterable
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -502,12 +504,10 @@ class PushoverdConfig(_OwnSection):
     @field_validator("users")
     @classmethod
     def _unique_users(cls, value: list[UserConfig]) -> list[UserConfig]:
-        names = [u.name for u in value]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f'section "pushoverd.users" has duplicate names: "{duplicates[0]}"')
+        duplicate = _first_duplicate(u.name for u in value)
+        if duplicate is not None:
+            raise ValueError(f'section "pushoverd.users" has duplicate names: "{duplicate}"')
         return value
-
 
     @field_validator("public_url")
     @classmethod
@@ -556,11 +556,16 @@ class Config(_KapacitorSection):
     @field_validator("httppost")
     @classmethod
     def _unique_endpoints(cls, value: list[HTTPPostConfig]) -> list[HTTPPostConfig]:
-        names = [e.endpoint for e in value]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f'section "httppost" has duplicate elements: "{duplicates[0]}"')
+        duplicate = _first_duplicate(e.endpoint for e in value)
+        if duplicate is not None:
+            raise ValueError(f'section "httppost" has duplicate elements: "{duplicate}"')
         return value
+
+
+def _first_duplicate(names: Iterable[str]) -> str | None:
+    """The first (in sorted order) name given more than once, or None."""
+    counts = Counter(names)
+    return min((n for n, c in counts.items() if c > 1), default=None)
 
 
 # --- questions the sibling modules ask of a field ----------------------------------------------
