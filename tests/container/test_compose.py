@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml
-from tests.acceptance.daemon import Daemon, free_port, write_config
+from tests.acceptance.daemon import Daemon, free_port, kapacitor_tool, write_config
 from tests.container import layout
 from tests.fakes.pushover import FakePushover
 
@@ -32,7 +32,7 @@ REPO = layout.REPO
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 IMAGE_ENV = layout.stages()[1].env(layout.BASE_ENV)
-KAPACITORD = REPO / ".kapacitor-bin" / "kapacitord"
+KAPACITORD = kapacitor_tool("kapacitord")
 
 
 def _env(service: str) -> dict[str, str]:
@@ -157,8 +157,8 @@ off), on this machine's paths and loopback; reporting off so nothing leaves the 
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not KAPACITORD.exists(),
-                    reason="real kapacitord not built in .kapacitor-bin/ (see README)")
+@pytest.mark.skipif(KAPACITORD is None,
+                    reason="real kapacitord not in .kapacitor-bin/ or PATH (see README)")
 def test_a_point_written_to_kapacitor_reaches_pushover(
         fake: FakePushover, tmp_path: Path) -> None:
     pushoverd_port, kapacitor_port = free_port(), free_port()
@@ -186,8 +186,8 @@ def test_a_point_written_to_kapacitor_reaches_pushover(
 
 
 def _kapacitor_cli(port: int, *args: str) -> str | None:
-    cli_path = KAPACITORD.parent / "kapacitor"
-    if not cli_path.exists():
+    cli_path = kapacitor_tool("kapacitor")
+    if cli_path is None:
         return None
     done = subprocess.run([str(cli_path), "-url", f"http://127.0.0.1:{port}", *args],
                           capture_output=True, text=True, timeout=30, check=True)

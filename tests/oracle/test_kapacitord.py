@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from tests.acceptance.daemon import free_port, kapacitor_folder
+from tests.acceptance.daemon import free_port, kapacitor_folder, kapacitor_tool
 from tests.fakes.receiver import Receiver
 
 from pushoverd.api.schemas import parse_alerts
@@ -35,9 +35,9 @@ from pushoverd.store.memory import MemoryStore
 from pushoverd.topics.load import load_handler_files
 from pushoverd.topics.service import TopicService
 
-KAPACITORD = Path(__file__).parents[2] / ".kapacitor-bin" / "kapacitord"
-pytestmark = pytest.mark.skipif(not KAPACITORD.exists(),
-                                reason="real kapacitord not built in .kapacitor-bin/ (see README)")
+KAPACITORD = kapacitor_tool("kapacitord")
+pytestmark = pytest.mark.skipif(
+    KAPACITORD is None, reason="real kapacitord not in .kapacitor-bin/ or PATH (see README)")
 
 MATCHES = [
     "changed()", "level() >= WARNING", "level() == CRITICAL OR level() == OK",
