@@ -118,18 +118,26 @@ def test_check_names_file_and_key_of_each_bad_setting(
     assert "pushover.enabled" in lines[0] and "nope" in lines[1]
 
 
-def test_check_reports_each_bad_handler_file_with_its_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def check_folder(tmp_path: Path, files: dict[str, str]) -> tuple[int, Path]:
+    """``pushoverd check`` on a config whose ``[load] dir`` holds ``files`` in handlers/:
+    its exit code, and that handlers folder."""
     handlers = tmp_path / "handlers"
     handlers.mkdir()
-    (handlers / "good.yaml").write_text("id: a\ntopic: cpu\nkind: pushover\n")
-    (handlers / "bad-option.yaml").write_text(
-        "id: b\ntopic: cpu\nkind: pushover\noptions:\n  nosuchoption: 1\n")
-    (handlers / "broken.yaml").write_text("id: [unterminated\n")
+    for name, text in files.items():
+        (handlers / name).write_text(text)
     conf = tmp_path / "kapacitor.conf"
     conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+    return cli.main(["check", "-config", str(conf)]), handlers
 
-    assert cli.main(["check", "-config", str(conf)]) == 1
+
+def test_check_reports_each_bad_handler_file_with_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, handlers = check_folder(tmp_path, {
+        "good.yaml": "id: a\ntopic: cpu\nkind: pushover\n",
+        "bad-option.yaml": "id: b\ntopic: cpu\nkind: pushover\noptions:\n  nosuchoption: 1\n",
+        "broken.yaml": "id: [unterminated\n"})
+
+    assert code == 1
 
     err = capsys.readouterr().err
     assert f"{handlers / 'bad-option.yaml'}:4: options:" in err
@@ -141,16 +149,12 @@ def test_check_reports_each_bad_handler_file_with_its_line(
 def test_check_refuses_a_user_key_or_device_that_can_never_work_at_its_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Regression: ``user-key: short`` was accepted and failed at every send."""
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "key.yaml").write_text(
-        "id: a\ntopic: cpu\nkind: pushover\noptions:\n  title: CPU\n  user-key: short\n")
-    (handlers / "device.yaml").write_text(
-        "id: b\ntopic: cpu\nkind: pushover\noptions:\n  device: my phone\n")
-    conf = tmp_path / "kapacitor.conf"
-    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+    code, handlers = check_folder(tmp_path, {
+        "key.yaml": "id: a\ntopic: cpu\nkind: pushover\noptions:\n  title: CPU\n"
+                    "  user-key: short\n",
+        "device.yaml": "id: b\ntopic: cpu\nkind: pushover\noptions:\n  device: my phone\n"})
 
-    assert cli.main(["check", "-config", str(conf)]) == 1
+    assert code == 1
 
     err = capsys.readouterr().err
     assert f"{handlers / 'key.yaml'}:6: options.user-key: " in err
@@ -161,14 +165,11 @@ def test_check_refuses_a_user_key_or_device_that_can_never_work_at_its_line(
 
 def test_check_refuses_two_files_for_the_same_handler_naming_both(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "a.yaml").write_text("id: oncall\ntopic: cpu\nkind: pushover\n")
-    (handlers / "b.yaml").write_text("id: oncall\ntopic: cpu\nkind: pushover\n")
-    conf = tmp_path / "kapacitor.conf"
-    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+    code, handlers = check_folder(tmp_path, {
+        "a.yaml": "id: oncall\ntopic: cpu\nkind: pushover\n",
+        "b.yaml": "id: oncall\ntopic: cpu\nkind: pushover\n"})
 
-    assert cli.main(["check", "-config", str(conf)]) == 1
+    assert code == 1
 
     out = capsys.readouterr()
     assert out.err.splitlines() == [
@@ -179,16 +180,12 @@ def test_check_refuses_two_files_for_the_same_handler_naming_both(
 
 def test_check_refuses_the_handler_file_that_closes_a_publish_loop_at_its_option(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    handlers = tmp_path / "handlers"
-    handlers.mkdir()
-    (handlers / "a.yaml").write_text(
-        "id: p\ntopic: cpu\nkind: publish\noptions:\n  topics: [ops]\n")
-    (handlers / "b.yaml").write_text("id: agg\ntopic: ops\nkind: aggregate\noptions:\n"
-                                     "  id: digest\n  interval: 1m\n  topic: cpu\n")
-    conf = tmp_path / "kapacitor.conf"
-    conf.write_text(f'[load]\n  enabled = true\n  dir = "{tmp_path}"\n')
+    code, handlers = check_folder(tmp_path, {
+        "a.yaml": "id: p\ntopic: cpu\nkind: publish\noptions:\n  topics: [ops]\n",
+        "b.yaml": "id: agg\ntopic: ops\nkind: aggregate\noptions:\n  id: digest\n"
+                  "  interval: 1m\n  topic: cpu\n"})
 
-    assert cli.main(["check", "-config", str(conf)]) == 1
+    assert code == 1
 
     assert capsys.readouterr().err.splitlines() == [
         f"{handlers / 'b.yaml'}:7: options.topic: 'topic' in options would make a loop: "
